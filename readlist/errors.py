@@ -1,0 +1,53 @@
+"""Error types. Each carries the data a user needs to fix the problem.
+
+The CLI turns any `ReadlistError` into one `Error: ...` line and exit code 1 (see cli.py);
+nothing else catches them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ReadlistError(Exception):
+    """Base class for every error readlist reports to the user."""
+
+    exit_code = 1
+
+
+class InputError(ReadlistError):
+    """A listing, identifier or file given as input cannot be used."""
+
+    def __init__(self, source: str, message: str, line: int | None = None) -> None:
+        self.source = source
+        self.line = line
+        where = f"{source}:{line}" if line else source
+        super().__init__(f"{where}: {message}")
+
+
+class ConfigError(ReadlistError):
+    """The configuration file or environment holds a bad value."""
+
+    def __init__(self, path: Path | str | None, key: str | None, message: str) -> None:
+        self.path = path
+        self.key = key
+        parts = [str(p) for p in (path, key) if p]
+        super().__init__(f"{': '.join(parts)}: {message}" if parts else message)
+
+
+class BibFileError(ReadlistError):
+    """A .bib file cannot be read, parsed or written."""
+
+    def __init__(self, path: Path | str, message: str, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {message}")
+
+
+class SelectionError(ReadlistError):
+    """A --pick/--match selection does not fit the listing."""
+
+
+class TexFileError(ReadlistError):
+    """A .tex file given to `readlist check` cannot be read."""
