@@ -1,0 +1,559 @@
+"""Parse input (Hugging Face Papers text, title lists, arXiv identifiers) into `Listing`s.
+
+A Hugging Face Papers page copied as text reads: page chrome, a date line, then for each paper
+a title line, a blank line, an abstract paragraph and a blank line. Users edit and re-wrap
+such text, so the parser does not count lines; it tells titles from abstracts by their shape
+(see `_split_paragraph`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from readlist.errors import InputError
+from readlist.ids import parse_arxiv_id
+from readlist.models import ArxivId, Listing
+from readlist.normalize import normalize_title, normalize_whitespace
+
+STDIN_SOURCE = "<stdin>"
+ARGUMENT_SOURCE = "<argument>"
+
+# A title is at most this long; every abstract line in the samples is longer than either.
+_MAX_TITLE_CHARS = 300
+_MAX_TITLE_WORDS = 40
+# A title in a typed list may end with a period if it is this short.
+_MAX_DOTTED_TITLE_WORDS = 25
+
+
+# Page chrome, compared casefolded with punctuation runs as single spaces.
+_CHROME: frozenset[str] = frozenset(
+    {
+        "new",
+        "get trending papers in your email inbox",
+        "subscribe",
+        "byak and the research community",
+        "by ak and the research community",
+        "daily papers",
+        "trending papers",
+        "papers",
+        "upvote",
+        "load more",
+        "previous",
+        "next",
+        "search",
+    }
+)
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_DATE_RE = re.compile(
+    rf"{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|\d{{4}}-\d{{2}}-\d{{2}}",
+    re.IGNORECASE,
+)
+_COUNT_RE = re.compile(r"\d+")
+_NON_ALNUM_RE = re.compile(r"[\W_]+")
+_INLINE_COMMENT_RE = re.compile(r"\s+#.*\Z")
+_ID_SEPARATOR_RE = re.compile(r"[\s,;]+")
+# "1. Title", "- Title", "* Title": list markers a user may type in front of a title.
+_LIST_MARKER_RE = re.compile(r"\A(?:[-*\u2022\u00b7]|\d{1,3}[.)])\s+(?=\S)")
+
+# Words after which a sentence cannot end, so a line ending with one continues on the next.
+_FUNCTION_WORDS: frozenset[str] = frozenset(
+    {
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "by",
+        "for",
+        "from",
+        "in",
+        "into",
+        "is",
+        "its",
+        "of",
+        "on",
+        "or",
+        "our",
+        "than",
+        "that",
+        "the",
+        "their",
+        "these",
+        "this",
+        "to",
+        "via",
+        "was",
+        "we",
+        "were",
+        "which",
+        "while",
+        "whose",
+        "with",
+    }
+)
+# Words that end with a period without ending the sentence.
+_ABBREVIATIONS: frozenset[str] = frozenset(
+    {
+        "al",
+        "approx",
+        "cf",
+        "e.g",
+        "eg",
+        "eq",
+        "eqs",
+        "etc",
+        "fig",
+        "figs",
+        "i.e",
+        "ie",
+        "inc",
+        "ltd",
+        "no",
+        "nos",
+        "resp",
+        "sec",
+        "vol",
+        "vs",
+    }
+)
+_SENTENCE_BREAK_RE = re.compile(r"\.\s+(?=[A-Z])")
+# "4M-21: An Any-to-Any...", "Eyes Wide Shut? Exploring...": a name, then a capitalized subtitle.
+_SUBTITLE_RE = re.compile(r"\S[:?]\s+[\"'\u201c]?[A-Z]")
+_WORD_RE = re.compile(r"[^\W_][\w'-]*")
+# "low- and high-resolution": a hyphen at a line's end before these words keeps its space.
+_SUSPENDED_HYPHEN_FOLLOWERS: frozenset[str] = frozenset({"and", "or", "to", "nor", "vs", "vs."})
+_CLOSERS = "\"')]}\u201d\u2019"
+
+
+def _is_chrome(text: str) -> bool:
+    """Tell whether a line is Hugging Face page furniture rather than a paper."""
+    if len(text) > 60:
+        return False
+    if _COUNT_RE.fullmatch(text) or _DATE_RE.fullmatch(text):
+        return True
+    return _NON_ALNUM_RE.sub(" ", text.casefold()).strip() in _CHROME
+
+
+def _is_abbreviation(word: str) -> bool:
+    """Tell whether a word (without its final period) is an abbreviation or an initial."""
+    word = word.lstrip("(\"'").casefold()
+    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+def _ends_sentence(text: str) -> bool:
+    """Tell whether a line ends with a sentence-final period."""
+    text = text.rstrip(_CLOSERS)
+    if not text.endswith("."):
+        return False
+    last = text.rsplit(None, 1)[-1][:-1]
+    return not _is_abbreviation(last)
+
+
+def _has_sentence_break(text: str) -> bool:
+    """Tell whether a line holds the end of one sentence and the start of another."""
+    for match in _SENTENCE_BREAK_RE.finditer(text):
+        word = text[text.rfind(" ", 0, match.start()) + 1 : match.start()]
+        if word and not _is_abbreviation(word):
+            return True
+    return False
+
+
+def _has_url(text: str) -> bool:
+    """Tell whether a line holds a URL, which titles never do."""
+    return "://" in text or "www." in text or "github.com/" in text
+
+
+def _ends_with_url(text: str) -> bool:
+    """Tell whether a line ends with a URL (or a piece of one), as many abstracts do."""
+    last = text.rsplit(None, 1)[-1]
+    return "://" in last or last.startswith("www.") or ("/" in last and "." in last)
+
+
+def _is_title_like(text: str) -> bool:
+    """Tell whether a line could be a title: short, one sentence, no final period."""
+    if len(text) > _MAX_TITLE_CHARS or _has_url(text):
+        return False
+    words = text.split()
+    return (
+        len(words) <= _MAX_TITLE_WORDS
+        and not _has_sentence_break(text)
+        and not _ends_sentence(text)
+    )
+
+
+def _is_dotted_title(text: str, awaiting: bool) -> bool:
+    """Tell whether a line ending with a period is a title in a list a user typed.
+
+    Right after a title without its abstract, a short sentence is more likely that abstract,
+    unless it is written in Title Case.
+    """
+    if len(text) > _MAX_TITLE_CHARS or _has_url(text) or _has_sentence_break(text):
+        return False
+    if len(text.split()) > _MAX_DOTTED_TITLE_WORDS:
+        return False
+    return not awaiting or _is_strong_title(text)
+
+
+def _is_strong_title(text: str) -> bool:
+    """Tell whether a line has a title's marks: "Name: Subtitle", or Every Word Capitalized."""
+    if _SUBTITLE_RE.search(text):
+        return True
+    words = [w for w in _WORD_RE.findall(text) if w.casefold() not in _FUNCTION_WORDS]
+    return len(words) >= 3 and all(w[0].isupper() or w[0].isdigit() for w in words)
+
+
+def _continues(line: str, next_line: str) -> bool:
+    """Tell whether `next_line` carries on the sentence `line` breaks off."""
+    if line.endswith(("-", ",", ";", ":", "(", "/", "&")):
+        return True
+    if line.rsplit(None, 1)[-1].casefold() in _FUNCTION_WORDS:
+        return True
+    first = next_line.split(None, 1)[0]
+    if first[0] in "([{":
+        return True  # "(LLMs) have...": titles do not start with a parenthesis
+    # "featuring a native..." continues; "mPLUG-Owl: ..." and "xRAG: ..." start a title.
+    first = first.lstrip("\"'\u201c\u2018") or "X"
+    return first[0].islower() and not any(ch.isupper() for ch in first)
+
+
+def _is_complete(line: str) -> bool:
+    """Tell whether a line can be the last line of an abstract."""
+    if len(line) > _MAX_TITLE_CHARS or len(line.split()) > _MAX_TITLE_WORDS:
+        return True  # a whole abstract on one line
+    return (
+        _ends_sentence(line)
+        or line.rstrip(_CLOSERS).endswith(("?", "!", ".", ")"))
+        or _ends_with_url(line)
+    )
+
+
+@dataclass
+class _Item:
+    """A title line or a run of abstract lines found in one paragraph."""
+
+    is_title: bool
+    start: int
+    stop: int
+
+
+def _split_paragraph(texts: list[str], awaiting: bool) -> list[_Item]:
+    """Split a paragraph (lines without blank lines between them) into titles and abstracts.
+
+    Titles are short single lines without a final period; abstracts are prose, possibly
+    hard-wrapped. A paragraph without any prose is a list of titles. Otherwise a line starts
+    a title only where the line before may end a sentence and the line after does not carry
+    on from it. Where a wrapped line could as well be the first of a new sentence (right
+    after a title still lacking its abstract, or after a short line inside prose), it must
+    also look like a title: "Name: Subtitle", or Every Word Capitalized.
+    """
+    count = len(texts)
+    if count == 1:
+        text = texts[0]
+        return [_Item(_is_title_like(text) or _is_dotted_title(text, awaiting), 0, 1)]
+    titles = [_Item(True, index, index + 1) for index in range(count)]
+    if all(_is_title_like(text) for text in texts):
+        return titles
+    # A typed list may end some titles with a period; prose would carry on across lines.
+    if all(_is_title_like(t) or _is_dotted_title(t, awaiting=True) for t in texts) and not any(
+        _continues(text, following) for text, following in zip(texts, texts[1:], strict=False)
+    ):
+        return titles
+
+    # Hard-wrapped prose fills its lines: the wrap width is the longest line that the next
+    # line carries on. A line with room left for the next line's first word ends a unit.
+    # Lines holding a long URL (or its broken-off piece) may overshoot the width.
+    wrapped = [
+        len(text)
+        for text, following in zip(texts, texts[1:], strict=False)
+        if len(text) <= _MAX_TITLE_CHARS
+        and " " in text.strip()
+        and not _has_url(text)
+        and _continues(text, following)
+    ]
+    width = max(wrapped) if len(wrapped) >= 3 else None
+
+    def shape(index: int) -> str | None:
+        """Say whether a line is "wrapped" (full), "standalone", or unknown."""
+        if width is None or index + 1 >= count:
+            return None
+        length = len(texts[index])
+        if length + 1 + len(texts[index + 1].split(None, 1)[0]) <= width:
+            return "standalone"
+        return "wrapped" if length <= width else "standalone"
+
+    def starts_title(index: int, strict: bool) -> bool:
+        text = texts[index]
+        if not _is_title_like(text):
+            return False
+        if index + 1 < count and _continues(text, texts[index + 1]):
+            return False
+        if not strict:
+            return True
+        line_shape = shape(index)
+        if line_shape == "standalone":
+            return True
+        if line_shape == "wrapped":
+            # Acronym expansions make Title Case common in prose; "Name: Subtitle" is not.
+            return _SUBTITLE_RE.search(text) is not None
+        return _is_strong_title(text)
+
+    items: list[_Item] = []
+    index = 0
+    while index < count:
+        if starts_title(index, strict=awaiting):
+            items.append(_Item(True, index, index + 1))
+            awaiting = True
+            index += 1
+            continue
+        stop = index + 1
+        while stop < count:
+            previous = texts[stop - 1]
+            # After a whole one-line abstract, or at the paragraph's end (an abstract's last
+            # line ends its last sentence), any title-like line is a title.
+            standalone = shape(stop - 1) == "standalone"
+            strict = len(previous) <= _MAX_TITLE_CHARS and stop < count - 1 and not standalone
+            ended = _is_complete(previous) or standalone
+            if ended and not _continues(previous, texts[stop]) and starts_title(stop, strict):
+                break
+            stop += 1
+        items.append(_Item(False, index, stop))
+        awaiting = False
+        index = stop
+    return items
+
+
+def _join_wrapped(texts: Iterable[str]) -> str:
+    """Join hard-wrapped lines into one paragraph, mending words broken after a hyphen."""
+    joined = ""
+    for text in texts:
+        if not joined:
+            joined = text
+        elif (
+            joined.endswith("-")
+            and joined[-2:-1].isalnum()
+            and text.split(None, 1)[0] not in _SUSPENDED_HYPHEN_FOLLOWERS
+        ):
+            joined += text
+        else:
+            joined += " " + text
+    return joined
+
+
+def _parse_id_line(text: str) -> list[ArxivId] | None:
+    """Parse a line of one or more identifiers (with an optional `# comment`), else None."""
+    if len(text) > 2000 or ("." not in text and "/" not in text):
+        return None  # every form of identifier has a dot or a slash
+    if " #" in text:
+        text = _INLINE_COMMENT_RE.sub("", text)
+    arxiv_id = parse_arxiv_id(text)
+    if arxiv_id is not None:
+        return [arxiv_id]
+    # Several identifiers on one line; checking the first one keeps prose lines cheap.
+    head = text.split(" ", 1)[0].rstrip(",;")
+    if head == text or parse_arxiv_id(head) is None:
+        return None
+    ids = [parse_arxiv_id(token) for token in _ID_SEPARATOR_RE.split(text) if token]
+    return [i for i in ids if i is not None] if all(ids) else None
+
+
+@dataclass
+class _Draft:
+    """A text listing while its abstract is still being collected."""
+
+    title: str
+    line: int
+    abstract: list[str] = field(default_factory=list)
+
+
+def parse_text(text: str, source: str) -> list[Listing]:
+    """Parse one source's text into listings, in the order they appear."""
+    raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = [normalize_whitespace(line) for line in raw_lines]
+    # What a line says without a list marker ("1. ", "- ") typed in front of a title.
+    cores = [_LIST_MARKER_RE.sub("", line, count=1) for line in lines]
+    kinds: list[str] = []  # per line: blank, id, chrome, hash, text
+    ids: dict[int, list[ArxivId]] = {}
+    for number, line in enumerate(lines):
+        if not line:
+            kinds.append("blank")
+        elif line.startswith("#"):
+            kinds.append("hash")
+        elif (found := _parse_id_line(line)) is not None:
+            ids[number] = found
+            kinds.append("id")
+        elif _is_chrome(line):
+            kinds.append("chrome")
+        else:
+            kinds.append("text")
+    # "#" starts a comment in a file of identifiers, and in any file when it is not glued to
+    # a word: "# from the reading group" is a comment, "#InsTag: ..." is a paper's title.
+    only_ids = "text" not in kinds and "id" in kinds
+    for number, kind in enumerate(kinds):
+        if kind == "hash":
+            line = lines[number]
+            kinds[number] = "comment" if only_ids or not line[1:2].isalnum() else "text"
+
+    entries: list[Listing | _Draft] = []
+    current: _Draft | None = None  # the text listing an abstract would belong to
+    paragraph: list[int] = []
+
+    def flush() -> None:
+        nonlocal current
+        if not paragraph:
+            return
+        texts = [cores[number] for number in paragraph]
+        awaiting = current is not None and not current.abstract
+        for item in _split_paragraph(texts, awaiting):
+            if item.is_title:
+                current = _Draft(texts[item.start], paragraph[item.start] + 1)
+                entries.append(current)
+            elif current is not None:
+                # A second prose paragraph after an abstract continues that abstract.
+                current.abstract.extend(lines[n] for n in paragraph[item.start : item.stop])
+            # Prose before the first title (an introduction, a note) names no paper.
+        paragraph.clear()
+
+    for number, kind in enumerate(kinds):
+        if kind == "text":
+            paragraph.append(number)
+        elif kind == "chrome":
+            continue  # upvote counts and dates may sit anywhere; they split nothing
+        else:
+            flush()
+            if kind == "id":
+                entries.extend(
+                    Listing(arxiv_id=i, source=source, line=number + 1) for i in ids[number]
+                )
+                current = None
+    flush()
+
+    return [
+        entry
+        if isinstance(entry, Listing)
+        else Listing(
+            title=entry.title,
+            abstract=_join_wrapped(entry.abstract) or None,
+            source=source,
+            line=entry.line,
+        )
+        for entry in entries
+    ]
+
+
+def _control_byte_table() -> bytes:
+    """Return the bytes that text files do not contain: C0 controls except whitespace, DEL."""
+    allowed = {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1B}
+    return bytes(b for b in (*range(0x20), 0x7F) if b not in allowed)
+
+
+_CONTROL_BYTES = _control_byte_table()
+_TEXT_BYTES = bytes(b for b in range(256) if b not in _CONTROL_BYTES)
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def decode_input(data: bytes, source: str) -> str:
+    """Decode a listing's bytes as UTF-8 text, refusing binary files and other encodings."""
+    if data.startswith(_UTF16_BOMS):
+        # Windows tools (PowerShell's `>`, Notepad's "Unicode") write UTF-16 with a BOM.
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError(source, "looks like a binary file, not a text listing") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    control = len(data.translate(None, _TEXT_BYTES))
+    if b"\x00" in data or (data and control / len(data) > 0.05):
+        raise InputError(source, "looks like a binary file, not a text listing")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        newline = b"\n" if b"\n" in data else b"\r"
+        line = data.count(newline, 0, error.start) + 1
+        byte = data[error.start]
+        raise InputError(
+            source,
+            f"is not UTF-8 text (byte 0x{byte:02x} at line {line}); save it as UTF-8 and retry",
+        ) from None
+
+
+def parse_source(data: bytes, source: str) -> list[Listing]:
+    """Decode and parse one source's bytes into listings."""
+    return parse_text(decode_input(data, source), source)
+
+
+def read_source(arg: str, read_stdin: Callable[[], bytes]) -> list[Listing]:
+    """Read one command-line argument: `-` for stdin, a file, or an identifier/URL."""
+    if arg == "-":
+        return parse_source(read_stdin(), STDIN_SOURCE)
+    path = Path(arg)
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):  # a name too long or with a NUL byte is no file
+        exists = False
+    if exists:
+        if path.is_dir():
+            raise InputError(arg, "is a directory, not a listing file")
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise InputError(arg, f"cannot be read ({error.strerror or error})") from None
+        return parse_source(data, arg)
+    arxiv_id = parse_arxiv_id(arg)
+    if arxiv_id is None:
+        raise InputError(arg, "no such file, and not an arXiv identifier or URL")
+    return [Listing(arxiv_id=arxiv_id, source=ARGUMENT_SOURCE, line=0)]
+
+
+def read_sources(args: Sequence[str], read_stdin: Callable[[], bytes]) -> list[Listing]:
+    """Read every argument in order; standard input is read once however often `-` appears."""
+    listings: list[Listing] = []
+    stdin_read = False
+    for arg in args:
+        if arg == "-":
+            if stdin_read:
+                continue
+            stdin_read = True
+        listings.extend(read_source(arg, read_stdin))
+    return listings
+
+
+def dedupe(listings: Iterable[Listing]) -> list[Listing]:
+    """Keep each paper once, where it first appears, filling in what later copies add.
+
+    Two listings are one paper when they share an arXiv ID (any version) or a normalized
+    title.
+    """
+    kept: list[Listing] = []
+    by_id: dict[str, int] = {}
+    by_title: dict[str, int] = {}
+    for listing in listings:
+        title_key = normalize_title(listing.title) if listing.title else ""
+        index = by_id.get(listing.arxiv_id.id) if listing.arxiv_id else None
+        if index is None and title_key:
+            index = by_title.get(title_key)
+        if index is None:
+            index = len(kept)
+            kept.append(listing)
+        else:
+            first = kept[index]
+            kept[index] = replace(
+                first,
+                title=first.title or listing.title,
+                abstract=first.abstract or listing.abstract,
+                arxiv_id=first.arxiv_id or listing.arxiv_id,
+            )
+        # Register every name the kept paper now goes by, so later copies find it.
+        if listing.arxiv_id is not None:
+            by_id.setdefault(listing.arxiv_id.id, index)
+        if title_key:
+            by_title.setdefault(title_key, index)
+    return kept
