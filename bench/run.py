@@ -1,0 +1,137 @@
+"""Benchmarks for readlist, each printed as a ratio to a baseline measured in the same run.
+
+Run from the repository root with the project installed:
+
+    .venv/bin/python bench/run.py            # all benchmarks
+    .venv/bin/python bench/run.py --quick    # fewer repetitions
+
+1. add: `readlist add` of 10 papers to a generated 20,000-entry .bib, against a bare
+   `bibtexparser.parse_file` of the same file. Both run as fresh processes, so both pay
+   interpreter start-up; peak memory (max RSS) is reported for both. Target: ratio <= 1.5.
+2. start-up: `readlist --help` against `python -c pass`. Target: <= 150 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PYTHON = sys.executable
+READLIST = [PYTHON, "-m", "readlist"]
+WORDS = (
+    "multimodal retrieval language model vision video learning scaling benchmark dataset "
+    "transformer attention diffusion graph reasoning agent policy robust efficient sparse "
+    "contrastive generation alignment instruction tuning evaluation open large small"
+).split()
+
+
+def generate_bib(path: Path, count: int, seed: int = 7) -> None:
+    """Write a realistic .bib of `count` entries (mixed types, abstracts, @string, comments)."""
+    rng = random.Random(seed)
+    out = ["% generated for the readlist benchmark\n", '@string{neurips = "NeurIPS"}\n\n']
+    for i in range(count):
+        title = " ".join(rng.choice(WORDS).capitalize() for _ in range(rng.randint(5, 12)))
+        authors = " and ".join(
+            f"{rng.choice(WORDS).capitalize()} {rng.choice(WORDS).capitalize()}"
+            for _ in range(rng.randint(1, 8))
+        )
+        abstract = " ".join(rng.choice(WORDS) for _ in range(rng.randint(60, 180)))
+        year = rng.randint(1990, 2025)
+        if i % 3 == 0:
+            arxiv = f"{year % 100:02d}{rng.randint(1, 12):02d}.{rng.randint(10000, 99999)}"
+            out.append(
+                f"@misc{{key{i},\n  title = {{{title}}},\n  author = {{{authors}}},\n"
+                f"  year = {{{year}}},\n  eprint = {{{arxiv}}},\n  archivePrefix = {{arXiv}},\n"
+                f"  primaryClass = {{cs.CL}},\n  abstract = {{{abstract}}},\n"
+                f"  keywords = {{{rng.choice(WORDS)}, {rng.choice(WORDS)}}}\n}}\n\n"
+            )
+        else:
+            out.append(
+                f"@inproceedings{{key{i},\n  title = {{{title}}},\n  author = {{{authors}}},\n"
+                f"  booktitle = neurips,\n  year = {year},\n  month = jun,\n"
+                f"  pages = {{{i}--{i + 9}}},\n  doi = {{10.1000/bench.{i}}},\n"
+                f"  abstract = {{{abstract}}}\n}}\n\n"
+            )
+    path.write_text("".join(out), encoding="utf-8")
+
+
+def run_timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Run `cmd`; return wall seconds and the child's max RSS in KiB."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, rusage = os.wait4(proc.pid, 0)[1:]
+    elapsed = time.perf_counter() - start
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.stderr:
+        proc.stderr.close()
+    status = proc.poll()
+    if status not in (0, None):
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{stderr}")
+    return elapsed, rusage.ru_maxrss
+
+
+def bench_add(workdir: Path, repeats: int, env: dict[str, str]) -> None:
+    big = workdir / "big.bib"
+    generate_bib(big, 20_000)
+    size_mb = big.stat().st_size / 1e6
+    baseline_cmd = [PYTHON, "-c", f"import bibtexparser; bibtexparser.parse_file({str(big)!r})"]
+    ids = [f"2501.{10000 + i}" for i in range(10)]
+    base_times, base_rss, ours_times, ours_rss = [], [], [], []
+    for _ in range(repeats):
+        t, rss = run_timed(baseline_cmd, env)
+        base_times.append(t)
+        base_rss.append(rss)
+        target = workdir / "target.bib"
+        shutil.copyfile(big, target)
+        t, rss = run_timed([*READLIST, "add", *ids, "--offline", "--bib", str(target)], env)
+        ours_times.append(t)
+        ours_rss.append(rss)
+        added = target.read_text(encoding="utf-8").count("readlist-status")
+        if added != 10:
+            raise SystemExit(f"benchmark add wrote {added} entries, expected 10")
+    base, ours = statistics.median(base_times), statistics.median(ours_times)
+    print(f"add 10 papers to a 20,000-entry .bib ({size_mb:.1f} MB), median of {repeats}:")
+    print(f"  baseline bibtexparser.parse_file : {base:6.2f} s  peak {max(base_rss) / 1024:6.0f} MiB")
+    print(f"  readlist add (whole CLI run)     : {ours:6.2f} s  peak {max(ours_rss) / 1024:6.0f} MiB")
+    verdict = "ok" if ours / base <= 1.5 else "OVER TARGET"
+    print(f"  ratio readlist/baseline          : {ours / base:6.2f}   (target <= 1.5: {verdict})")
+    print(f"  memory ratio                     : {max(ours_rss) / max(base_rss):6.2f}")
+
+
+def bench_startup(repeats: int, env: dict[str, str]) -> None:
+    base = statistics.median(run_timed([PYTHON, "-c", "pass"], env)[0] for _ in range(repeats))
+    ours = statistics.median(run_timed([*READLIST, "--help"], env)[0] for _ in range(repeats))
+    verdict = "ok" if ours <= 0.150 else "OVER TARGET"
+    print(f"start-up, median of {repeats}:")
+    print(f"  baseline python -c pass : {base * 1000:6.1f} ms")
+    print(f"  readlist --help         : {ours * 1000:6.1f} ms  (target <= 150 ms: {verdict})")
+    print(f"  ratio                   : {ours / base:6.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("only", nargs="*", choices=["add", "startup"], help="benchmarks to run")
+    args = parser.parse_args()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("READLIST_")}
+    with tempfile.TemporaryDirectory(prefix="readlist-bench-") as tmp:
+        workdir = Path(tmp)
+        env["READLIST_CONFIG"] = str(workdir / "config.toml")
+        env["READLIST_CACHE_DIR"] = str(workdir / "cache")
+        selected = args.only or ["add", "startup"]
+        if "add" in selected:
+            bench_add(workdir, 3 if args.quick else 5, env)
+        if "startup" in selected:
+            bench_startup(5 if args.quick else 20, env)
+
+
+if __name__ == "__main__":
+    main()

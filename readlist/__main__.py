@@ -1,0 +1,5 @@
+"""`python -m readlist` runs the command line."""
+
+from readlist.cli import main
+
+main()

@@ -1,0 +1,516 @@
+"""The command line. The only module that imports Click.
+
+Each command parses its options, gets the config from the context, calls one core
+function, renders the result (data on stdout, messages on stderr) and exits. Errors from
+the core are `ReadlistError`s, turned into one `Error: ...` line in `ReadlistGroup.invoke`.
+Core modules are imported inside the commands so that `readlist --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from readlist import __version__
+from readlist.errors import InputError, ReadlistError
+
+if TYPE_CHECKING:
+    from readlist.config import Config
+    from readlist.library import AddOutcome, BibOptions
+    from readlist.models import Listing, Paper
+
+NO_RESOLVER = "arXiv resolution is not available in this version of readlist"
+OFFLINE = "added offline"
+
+
+class ReadlistGroup(click.Group):
+    """A group that reports errors as one line, with tracebacks only when debugging."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ReadlistError as exc:
+            if _debugging():
+                raise
+            error = click.ClickException(str(exc))
+            error.exit_code = exc.exit_code
+            raise error from exc
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except BrokenPipeError:
+            # `readlist list | head`: the reader left; nothing is wrong.
+            sys.stderr.close()
+            raise click.exceptions.Exit(0) from None
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+        except Exception as exc:
+            if _debugging():
+                raise
+            raise click.ClickException(
+                f"unexpected {type(exc).__name__}: {exc} (set READLIST_DEBUG=1 for a traceback)"
+            ) from exc
+
+
+def _debugging() -> bool:
+    return os.environ.get("READLIST_DEBUG", "") not in ("", "0")
+
+
+@dataclass
+class AppState:
+    """What the group passes to its commands: where the config comes from."""
+
+    config_path: Path | None = None
+    _cache: dict[tuple[tuple[str, Any], ...], Config] = field(default_factory=dict)
+
+    def config(self, **overrides: Any) -> Config:
+        """Load the config once per set of flag overrides (defaults < file < env < flags)."""
+        from readlist.config import load_config
+
+        key = tuple(sorted(overrides.items()))
+        if key not in self._cache:
+            self._cache[key] = load_config(os.environ, overrides, path=self.config_path)
+        return self._cache[key]
+
+
+def _err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group(cls=ReadlistGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="readlist")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file to use (default: $READLIST_CONFIG or ~/.config/readlist/config.toml).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """Turn Hugging Face Papers listings and arXiv IDs into BibTeX you can cite."""
+    ctx.obj = AppState(config_path=config_path)
+
+
+bib_option = click.option(
+    "--bib",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The .bib file (default: $READLIST_BIB or [library] bib in the config).",
+)
+
+
+def _bib_path(config: Config, *, required: bool = True) -> Path | None:
+    path = config.library.bib
+    if path is None and required:
+        raise click.UsageError(
+            f"no .bib file given: use --bib FILE, set READLIST_BIB, or set [library] bib "
+            f"in {config.path}"
+        )
+    return path
+
+
+def _bib_options(config: Config) -> BibOptions:
+    from readlist.library import BibOptions
+
+    return BibOptions(
+        style=config.bibtex.style,
+        citekey=config.bibtex.citekey,
+        lowercase_keys=config.bibtex.lowercase_keys,
+        abstract=config.bibtex.abstract,
+    )
+
+
+def _read_listings(sources: Sequence[str]) -> list[Listing]:
+    """Read every source, refuse one that holds no paper, and drop repeated papers."""
+    from readlist.listing import dedupe, read_sources
+
+    listings = read_sources(sources, lambda: sys.stdin.buffer.read())
+    found = {item.source for item in listings}
+    for source in dict.fromkeys("<stdin>" if s == "-" else s for s in sources):
+        if source not in found and (source == "<stdin>" or Path(source).exists()):
+            raise InputError(
+                source,
+                "no papers found (expected a Hugging Face Papers listing, titles, "
+                "or arXiv IDs/URLs)",
+            )
+    if not listings:
+        raise InputError(", ".join(sources), "no papers found")
+    return dedupe(listings)
+
+
+def _only_identifiers(sources: Sequence[str]) -> bool:
+    """Whether every source is an identifier or URL, so there is nothing to pick from."""
+    from readlist.ids import parse_arxiv_id
+
+    return all(s != "-" and not Path(s).exists() and parse_arxiv_id(s) for s in sources)
+
+
+def _stdin_is_interactive() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _render_listing(
+    listings: Sequence[Listing], known: dict[int, str], *, err: bool = False
+) -> None:
+    width = len(str(len(listings)))
+    for n, item in enumerate(listings, 1):
+        mark = "[x]" if n - 1 in known else "[ ]"
+        line = f"{n:>{width}}. {mark} {item.label}"
+        if n - 1 in known:
+            line += f"  (in .bib as {known[n - 1]})"
+        click.echo(line, err=err)
+
+
+def _known_in_bib(listings: Sequence[Listing], bib: Path | None) -> dict[int, str]:
+    """Map listing positions to the key of the .bib entry that already holds them."""
+    if bib is None:
+        return {}
+    from readlist.bibfile import BibIndex, read_bib
+
+    index = BibIndex(read_bib(bib).entries)
+    known = {}
+    for i, item in enumerate(listings):
+        hit = index.find(arxiv_id=item.arxiv_id, title=item.title)
+        if hit:
+            known[i] = hit[0].key
+    return known
+
+
+def _pick_interactively(listings: Sequence[Listing], known: dict[int, str]) -> list[Listing]:
+    from readlist.errors import SelectionError
+    from readlist.select import select
+
+    _render_listing(listings, known, err=True)
+    while True:
+        answer = click.prompt(
+            "Papers to add (e.g. 1,4-6 or all; empty to cancel)",
+            default="",
+            show_default=False,
+            err=True,
+        )
+        if not answer.strip():
+            return []
+        try:
+            return select(listings, pick=[answer])
+        except SelectionError as exc:
+            _err(f"Error: {exc}")
+
+
+def _tagged(papers: Sequence[Paper], config: Config, extra: Sequence[str]) -> list[Paper]:
+    from readlist.tags import assign_tags, compile_rules
+
+    rules = compile_rules(config.tagging.rules)
+    return [
+        replace(
+            p,
+            tags=assign_tags(
+                {"title": p.title, "abstract": p.abstract},
+                rules,
+                fields=config.tagging.fields,
+                always=config.tagging.always,
+                extra=extra,
+            ),
+        )
+        for p in papers
+    ]
+
+
+def _report_add(outcome: AddOutcome, *, offline: bool, dry_run: bool, reasons: dict) -> int:
+    for added in outcome.added:
+        _err(f"+ {added.key}  {added.paper.title}")
+    for present in outcome.present:
+        merged = f"; tags added: {', '.join(present.new_tags)}" if present.new_tags else ""
+        _err(
+            f"= {present.key}  {present.paper.title}  "
+            f"(already in {outcome.path.name}:{present.line}, {present.reason}{merged})"
+        )
+    unresolved = outcome.unresolved
+    parts = [f"{len(outcome.added)} added", f"{len(outcome.present)} already present"]
+    if unresolved:
+        parts.append(f"{len(unresolved)} unresolved")
+    summary = ", ".join(parts)
+    if dry_run:
+        summary += " (dry run: nothing written)"
+    elif not outcome.added and not any(p.new_tags for p in outcome.present):
+        summary += f"; nothing to add to {outcome.path}"
+    else:
+        summary += f" in {outcome.path}"
+    _err(summary)
+    if not unresolved:
+        return 0
+    if offline:
+        _err(
+            f"{len(unresolved)} entr{'y awaits' if len(unresolved) == 1 else 'ies await'} "
+            "resolution: run `readlist resolve` when online."
+        )
+        return 0
+    for added in unresolved:
+        reason = reasons.get(id(added.paper.listing)) or NO_RESOLVER
+        _err(f"unresolved: {added.key}  {added.paper.title}: {reason}")
+    return 1
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True)
+@bib_option
+@click.option("-p", "--pick", multiple=True, help="Paper numbers to add, e.g. 1,4-6 or 7-.")
+@click.option(
+    "-m", "--match", multiple=True, help="Add papers whose title or abstract contains TEXT."
+)
+@click.option("-a", "--all", "take_all", is_flag=True, help="Add every paper of the listing.")
+@click.option("-t", "--tag", "tags", multiple=True, help="Add this tag to every paper (repeat).")
+@click.option("--offline", is_flag=True, help="Write what the listing knows; resolve later.")
+@click.option(
+    "--style",
+    type=click.Choice(["bibtex", "biblatex"]),
+    help="Entry style (default from [bibtex] style).",
+)
+@click.option("--merge-tags", is_flag=True, help="Merge new tags into entries already present.")
+@click.option("-n", "--dry-run", is_flag=True, help="Print the entries instead of writing.")
+@click.pass_obj
+def add(
+    state: AppState,
+    sources: tuple[str, ...],
+    bib: Path | None,
+    pick: tuple[str, ...],
+    match: tuple[str, ...],
+    take_all: bool,
+    tags: tuple[str, ...],
+    offline: bool,
+    style: str | None,
+    merge_tags: bool,
+    dry_run: bool,
+) -> None:
+    """Add papers from listings, arXiv IDs or URLs (`-` reads stdin) to the .bib.
+
+    \b
+    Examples:
+      readlist add listing.txt --pick 1,4-6
+      readlist add listing.txt --match retrieval --tag rag
+      readlist add 2504.10479 https://arxiv.org/abs/2312.06647v2
+    """
+    from readlist.library import add_papers
+    from readlist.resolve import ListingOnlyResolver
+    from readlist.select import select
+
+    config = state.config(**{"library.bib": bib, "bibtex.style": style})
+    path = _bib_path(config)
+    assert path is not None
+    listings = _read_listings(sources)
+    if pick or match or take_all or _only_identifiers(sources):
+        chosen = select(listings, pick=pick, match=match, take_all=take_all or not (pick or match))
+    elif "-" not in sources and _stdin_is_interactive():
+        chosen = _pick_interactively(listings, _known_in_bib(listings, path))
+        if not chosen:
+            _err("Nothing selected; nothing written.")
+            return
+    else:
+        raise click.UsageError(
+            f"{len(listings)} papers found; choose with --pick 1,4-6, --match TEXT or --all "
+            "(or run in a terminal to pick interactively)"
+        )
+    resolver = ListingOnlyResolver(OFFLINE if offline else NO_RESOLVER)
+    resolutions = resolver.resolve(chosen)
+    reasons = {id(r.listing): r.reason for r in resolutions}
+    papers = _tagged([r.paper for r in resolutions], config, tags)
+    outcome = add_papers(path, papers, _bib_options(config), merge_tags=merge_tags, dry_run=dry_run)
+    if dry_run and outcome.text:
+        click.echo(outcome.text, nl=False)
+    sys.exit(_report_add(outcome, offline=offline, dry_run=dry_run, reasons=reasons))
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True)
+@bib_option
+@click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
+@click.pass_obj
+def show(state: AppState, sources: tuple[str, ...], bib: Path | None, as_json: bool) -> None:
+    """Print the numbered listing, marking papers already in the .bib."""
+    config = state.config(**{"library.bib": bib})
+    listings = _read_listings(sources)
+    known = _known_in_bib(listings, _bib_path(config, required=False))
+    if as_json:
+        rows = [
+            {
+                "number": n,
+                "title": item.title,
+                "abstract": item.abstract,
+                "arxiv_id": str(item.arxiv_id) if item.arxiv_id else None,
+                "source": item.source,
+                "line": item.line,
+                "in_bib": known.get(n - 1),
+            }
+            for n, item in enumerate(listings, 1)
+        ]
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    _render_listing(listings, known)
+    _err(f"{len(listings)} papers, {len(known)} already in the .bib")
+
+
+def _entry_row(entry: Any) -> dict[str, Any]:
+    from readlist.library import _plain
+
+    ids = entry.arxiv_ids()
+    tags = entry.tags
+    return {
+        "key": entry.key,
+        "type": entry.entry_type,
+        "title": " ".join(_plain(entry.get("title") or "").split()),
+        "year": entry.get("year") or (entry.get("date") or "")[:4] or None,
+        "arxiv_id": ids[0].id if ids else None,
+        "doi": entry.get("doi"),
+        "tags": tags,
+        "unresolved": entry.is_unresolved,
+        "read": any(t.lower() == "read" for t in tags),
+        "line": entry.line,
+    }
+
+
+@cli.command(name="list")
+@bib_option
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
+@click.option("-t", "--tag", "tags", multiple=True, help="Only entries with this tag (repeat).")
+@click.option("--unresolved", is_flag=True, help="Only entries that await resolution.")
+@click.pass_obj
+def list_(
+    state: AppState, bib: Path | None, as_json: bool, tags: tuple[str, ...], unresolved: bool
+) -> None:
+    """List the reading list: keys, years, titles, tags, status."""
+    from readlist.library import load_entries
+
+    config = state.config(**{"library.bib": bib})
+    path = _bib_path(config)
+    assert path is not None
+    if not path.exists():
+        raise InputError(str(path), "no such .bib file")
+    rows = [_entry_row(e) for e in load_entries(path).entries]
+    wanted = {t.lower() for t in tags}
+    rows = [
+        r
+        for r in rows
+        if (not unresolved or r["unresolved"])
+        and wanted <= {t.lower() for t in r["tags"]}
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    key_width = max((len(r["key"]) for r in rows), default=3)
+    for r in rows:
+        status = "unresolved" if r["unresolved"] else ("read" if r["read"] else "")
+        tag_text = f"  [{', '.join(r['tags'])}]" if r["tags"] else ""
+        click.echo(
+            f"{r['key']:<{key_width}}  {r['year'] or '    ':<4}  {status:<10}  {r['title']}{tag_text}"
+        )
+    pending = sum(r["unresolved"] for r in rows)
+    _err(f"{len(rows)} entries, {pending} unresolved")
+
+
+@cli.command()
+@bib_option
+@click.option("--offline", is_flag=True, help="Only count what awaits resolution.")
+@click.option("-n", "--dry-run", is_flag=True, help="Resolve, but write nothing.")
+@click.pass_obj
+def resolve(state: AppState, bib: Path | None, offline: bool, dry_run: bool) -> None:
+    """Complete the entries that were added unresolved, in place."""
+    from readlist.library import resolve_in_place
+    from readlist.resolve import ListingOnlyResolver
+
+    config = state.config(**{"library.bib": bib})
+    path = _bib_path(config)
+    assert path is not None
+    if not path.exists():
+        raise InputError(str(path), "no such .bib file")
+    resolver = ListingOnlyResolver(OFFLINE if offline else NO_RESOLVER)
+    outcome = resolve_in_place(path, resolver, _bib_options(config), dry_run=dry_run)
+    for key, paper in outcome.resolved:
+        _err(f"resolved: {key}  arXiv:{paper.arxiv_id}  {paper.title}")
+    for key, reason in outcome.unresolved:
+        _err(f"unresolved: {key}: {reason}")
+    _err(f"{len(outcome.resolved)} resolved, {len(outcome.unresolved)} still unresolved")
+    sys.exit(1 if outcome.unresolved and not offline else 0)
+
+
+@cli.command()
+@click.argument("tex", type=click.Path(path_type=Path))
+@bib_option
+@click.pass_obj
+def check(state: AppState, tex: Path, bib: Path | None) -> None:
+    """Report \\cite keys of a .tex file that the .bib lacks (exit 1 if any)."""
+    from readlist.library import load_entries
+    from readlist.texcheck import cite_keys_in_tex, missing_keys
+
+    config = state.config(**{"library.bib": bib})
+    path = _bib_path(config)
+    assert path is not None
+    if not path.exists():
+        raise InputError(str(path), "no such .bib file")
+    keys = {e.key for e in load_entries(path).entries}
+    uses = cite_keys_in_tex(tex)
+    missing = missing_keys(uses, keys)
+    for item in missing:
+        hint = f" (the .bib has '{item.hint}')" if item.hint else ""
+        click.echo(f"{item.path}:{item.line}: {item.key}{hint}")
+    cited = {u.key for u in uses if not u.is_all}
+    if missing:
+        distinct = len({m.key for m in missing})
+        raise click.ClickException(
+            f"{distinct} of {len(cited)} cited key{'s' if len(cited) != 1 else ''} "
+            f"missing from {path}"
+        )
+    _err(f"all {len(cited)} cited keys are in {path}")
+
+
+@cli.group()
+def config() -> None:
+    """Create, show or locate the configuration file."""
+
+
+@config.command(name="path")
+@click.pass_obj
+def config_path_cmd(state: AppState) -> None:
+    """Print the path of the config file readlist reads."""
+    from readlist.config import default_config_path
+
+    click.echo(str(state.config_path or default_config_path(os.environ)))
+
+
+@config.command(name="show")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON instead of TOML.")
+@click.option("--show-secrets", is_flag=True, help="Print API keys and tokens in full.")
+@click.pass_obj
+def config_show(state: AppState, as_json: bool, show_secrets: bool) -> None:
+    """Print the effective configuration (file, environment and defaults); secrets hidden."""
+    import tomli_w
+
+    from readlist.config import config_to_dict
+
+    cfg = state.config()
+    data = config_to_dict(cfg, hide_secrets=not show_secrets)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(f"# {cfg.path}{'' if cfg.file_exists else ' (not created yet)'}")
+        click.echo(tomli_w.dumps(data), nl=False)
+
+
+@config.command(name="init")
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@click.pass_obj
+def config_init(state: AppState, force: bool) -> None:
+    """Write a starter config file with example tags."""
+    from readlist.config import default_config_path, write_initial_config
+
+    path = state.config_path or default_config_path(os.environ)
+    written = write_initial_config(path, force=force)
+    _err(f"wrote {written}")
+
+
+def main() -> None:
+    """Entry point of the `readlist` console script."""
+    cli(prog_name="readlist")

@@ -1,0 +1,212 @@
+"""Operations on the user's .bib as a reading list: add, find, resolve in place, list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from readlist.bibfile import (
+    STATUS_FIELD,
+    UNRESOLVED,
+    BibEntry,
+    BibFile,
+    BibIndex,
+    appended_text,
+    locked,
+    read_bib,
+    replace_spans,
+    set_field,
+    write_atomic,
+)
+from readlist.models import Listing, Paper
+from readlist.resolve import Resolver
+
+
+@dataclass(frozen=True)
+class BibOptions:
+    """How new entries are written (from `[bibtex]` in the config)."""
+
+    style: str = "bibtex"
+    citekey: str = "{auth}{year}{shorttitle}"
+    lowercase_keys: bool = True
+    abstract: bool = True
+
+
+@dataclass(frozen=True)
+class Added:
+    key: str
+    paper: Paper
+
+
+@dataclass(frozen=True)
+class Present:
+    """A paper the file already held, under `key`, found by `reason`."""
+
+    key: str
+    paper: Paper
+    reason: str
+    line: int
+    new_tags: tuple[str, ...] = ()  # tags merged into the existing entry
+
+
+@dataclass
+class AddOutcome:
+    path: Path
+    added: list[Added] = field(default_factory=list)
+    present: list[Present] = field(default_factory=list)
+    text: str = ""  # the BibTeX appended, for --dry-run and tests
+    written: bool = False
+
+    @property
+    def unresolved(self) -> list[Added]:
+        return [a for a in self.added if not a.paper.resolved]
+
+
+def _format(paper: Paper, key: str, options: BibOptions, eol: str) -> str:
+    from readlist.bibtex import format_entry
+
+    extra = () if paper.resolved else ((STATUS_FIELD, UNRESOLVED),)
+    return format_entry(
+        paper, key, style=options.style, abstract=options.abstract, extra_fields=extra, eol=eol
+    )
+
+
+def _placeholder_entry(key: str, paper: Paper) -> BibEntry:
+    """An index entry for a paper added in this run, so a later duplicate finds it."""
+    fields = {"title": paper.title}
+    if paper.arxiv_id:
+        fields["eprint"] = paper.arxiv_id.id
+    if paper.doi:
+        fields["doi"] = paper.doi
+    return BibEntry(key=key, entry_type="misc", fields=fields, line=0, start=-1, end=-1)
+
+
+def add_papers(
+    path: Path,
+    papers: Sequence[Paper],
+    options: BibOptions,
+    *,
+    merge_tags: bool = False,
+    dry_run: bool = False,
+) -> AddOutcome:
+    """Append the papers the .bib does not hold yet; never change what is already there.
+
+    A paper is already there when an entry names the same arXiv ID (any form), the same
+    DOI, or the same normalized title. With `merge_tags`, its new tags are merged into that
+    entry's `keywords` in place. Existing keys are never renamed; new keys avoid them.
+    """
+    from readlist.citekey import make_citekey
+    from readlist.tags import format_keywords, merge_tags as merged
+
+    outcome = AddOutcome(path=path)
+    with locked(path):
+        bib = read_bib(path)
+        index = BibIndex(bib.entries)
+        taken = set(index.keys_folded)
+        eol = bib.eol
+        new_texts: list[str] = []
+        tag_updates: dict[str, tuple[BibEntry, list[str]]] = {}
+        for paper in papers:
+            hit = index.find(arxiv_id=paper.arxiv_id, doi=paper.doi, title=paper.title)
+            if hit is not None:
+                entry, reason = hit
+                added_tags: tuple[str, ...] = ()
+                if merge_tags and entry.start >= 0 and paper.tags:
+                    current = tag_updates.get(entry.key, (entry, entry.tags))[1]
+                    combined = list(merged(current, paper.tags))
+                    added_tags = tuple(combined[len(current) :])
+                    if added_tags:
+                        tag_updates[entry.key] = (entry, combined)
+                outcome.present.append(Present(entry.key, paper, reason, entry.line, added_tags))
+                continue
+            key = make_citekey(
+                paper, options.citekey, lowercase=options.lowercase_keys, taken=taken
+            )
+            taken.add(key.lower())
+            index.add(_placeholder_entry(key, paper))
+            new_texts.append(_format(paper, key, options, eol))
+            outcome.added.append(Added(key, paper))
+
+        edits = [
+            (entry.start, entry.end, set_field(bib.text[entry.start : entry.end], "keywords",
+                                               format_keywords(tags), eol))
+            for entry, tags in tag_updates.values()
+        ]
+        outcome.text = (eol + eol).join(new_texts) + (eol if new_texts else "")
+        if not new_texts and not edits:
+            return outcome
+        text = replace_spans(bib.text, edits) if edits else bib.text
+        text = appended_text(text, eol, new_texts)
+        if not dry_run:
+            write_atomic(path, bib.encode(text))
+            outcome.written = True
+    return outcome
+
+
+def listing_for_entry(entry: BibEntry, source: str) -> Listing:
+    """The listing an unresolved entry stands for, so it can be resolved again."""
+    from readlist.normalize import normalize_whitespace
+
+    ids = entry.arxiv_ids()
+    title = entry.get("title")
+    if title and title.startswith("arXiv:") and ids:
+        title = None  # the placeholder title of an identifier added offline
+    return Listing(
+        title=_plain(title) if title else None,
+        abstract=normalize_whitespace(_plain(entry.get("abstract") or "")) or None,
+        arxiv_id=ids[0] if ids else None,
+        source=source,
+        line=entry.line,
+    )
+
+
+def _plain(value: str) -> str:
+    """Undo our own escaping well enough to compare a title or abstract again."""
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    return LatexNodes2Text().latex_to_text(value)
+
+
+@dataclass
+class ResolveOutcome:
+    path: Path
+    resolved: list[tuple[str, Paper]] = field(default_factory=list)
+    unresolved: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
+    written: bool = False
+
+
+def resolve_in_place(
+    path: Path,
+    resolver: Resolver,
+    options: BibOptions,
+    *,
+    dry_run: bool = False,
+) -> ResolveOutcome:
+    """Complete the entries added unresolved, keeping their keys and everything else."""
+    outcome = ResolveOutcome(path=path)
+    with locked(path):
+        bib = read_bib(path)
+        pending = [e for e in bib.entries if e.is_unresolved]
+        if not pending:
+            return outcome
+        results = resolver.resolve([listing_for_entry(e, str(path)) for e in pending])
+        edits = []
+        for entry, result in zip(pending, results, strict=True):
+            if not result.resolved:
+                outcome.unresolved.append((entry.key, result.reason or "not found"))
+                continue
+            from readlist.tags import merge_tags
+
+            paper = replace(result.paper, tags=merge_tags(entry.tags, result.paper.tags))
+            edits.append((entry.start, entry.end, _format(paper, entry.key, options, bib.eol)))
+            outcome.resolved.append((entry.key, paper))
+        if edits and not dry_run:
+            write_atomic(path, bib.encode(replace_spans(bib.text, edits)))
+            outcome.written = True
+    return outcome
+
+
+def load_entries(path: Path) -> BibFile:
+    """Read the .bib for listing and checking (no lock: nothing is written)."""
+    return read_bib(path)

@@ -1,0 +1,68 @@
+"""Resolution: from what a listing says to a citable paper.
+
+This package is the seam between the pure pipeline and the network. A `Resolver` takes
+listings and returns one `Resolution` each; the CLI chooses which resolver to use. The
+listing-only resolver below is what `--offline` uses: it writes what the listing itself
+knows and marks the paper unresolved, for `readlist resolve` to finish later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from readlist.models import Listing, Paper
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The outcome for one listing: a paper (resolved or not) and, if not, why."""
+
+    listing: Listing
+    paper: Paper
+    reason: str | None = None  # why the paper stayed unresolved; None when resolved
+    candidates: tuple[str, ...] = ()  # near misses the user may want to look at
+
+    @property
+    def resolved(self) -> bool:
+        return self.paper.resolved
+
+
+class Resolver(Protocol):
+    """Anything that turns listings into resolutions, one per listing, in order."""
+
+    def resolve(self, listings: Sequence[Listing]) -> list[Resolution]: ...
+
+
+def paper_from_listing(listing: Listing) -> Paper:
+    """Build the unresolved paper the listing alone describes.
+
+    An identifier given directly is kept as the paper's eprint; its year and month come
+    from the identifier itself, which encodes when the first version was submitted.
+    """
+    year = month = None
+    if listing.arxiv_id is not None:
+        ym = listing.arxiv_id.year_month
+        if ym:
+            year, month = ym
+    title = listing.title or f"arXiv:{listing.arxiv_id}"
+    return Paper(
+        title=title,
+        abstract=listing.abstract,
+        arxiv_id=listing.arxiv_id,
+        year=year,
+        month=month,
+        resolved=False,
+        listing=listing,
+    )
+
+
+class ListingOnlyResolver:
+    """Resolve nothing: every listing becomes the unresolved paper it describes."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def resolve(self, listings: Sequence[Listing]) -> list[Resolution]:
+        return [Resolution(item, paper_from_listing(item), reason=self.reason) for item in listings]

@@ -1,0 +1,52 @@
+"""Shared fixtures: every test runs with its own config and cache, and no secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+_ENV_TO_CLEAR = (
+    "ZOTERO_API_KEY",
+    "ZOTERO_LIBRARY_ID",
+    "HF_TOKEN",
+    "READLIST_BIB",
+    "READLIST_ARXIV_API_URL",
+    "READLIST_ARXIV_DELAY",
+    "READLIST_HF_API_URL",
+    "READLIST_ZOTERO_API_URL",
+    "READLIST_DEBUG",
+    "XDG_CONFIG_HOME",
+    "XDG_CACHE_HOME",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point config and cache into tmp_path and drop anything that could leak a secret."""
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in _ENV_TO_CLEAR:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("READLIST_CONFIG", str(home / "config.toml"))
+    monkeypatch.setenv("READLIST_CACHE_DIR", str(tmp_path / "cache"))
+    return home
+
+
+@pytest.fixture
+def shared() -> Path:
+    """The project's shared material (listings, corpora, fixtures); skip when absent."""
+    if not SHARED.is_dir():
+        pytest.skip("../shared is not present")
+    return SHARED
+
+
+def listing_files() -> list[Path]:
+    return sorted((SHARED / "listings").glob("*.txt")) if SHARED.is_dir() else []
+
+
+def corpus_files() -> list[Path]:
+    return sorted((SHARED / "corpora" / "bib").glob("*.bib")) if SHARED.is_dir() else []

@@ -1,0 +1,248 @@
+"""`readlist add` and `readlist show` through the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from conftest import corpus_files, listing_files
+
+from readlist.bibfile import read_bib
+from readlist.cli import cli
+
+LISTING = """new
+
+Get trending papers in your email inbox!
+
+Subscribe
+
+byAK and the research community
+
+Apr 28
+
+Re-ranking the Context for Multimodal Retrieval Augmented Generation
+
+Retrieval-augmented generation (RAG) enhances large language models (LLMs) by incorporating external knowledge to generate a response within a context with improved accuracy and reduced hallucinations.
+
+Token-Efficient Long Video Understanding for Multimodal LLMs
+
+Recent advances in video-based multimodal large language models (Video-LLMs) have significantly improved video understanding by processing videos as sequences of image frames.
+
+AstroM$^3$: A self-supervised multimodal model for astronomy
+
+While machine-learned models are now routinely employed to facilitate astronomical inquiry, model inputs tend to be limited to a primary data source (namely images or time series) and, in the more advanced approaches, some metadata.
+"""
+
+CONFIG = """
+[tags]
+retrieval = ["retrieval", "RAG", "re-rank*"]
+video = ["video"]
+astro = ["re:astro\\\\w*"]
+
+[tagging]
+always = ["to-read"]
+"""
+
+
+def run(*args: str, input: str | bytes | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "listing.txt").write_text(LISTING)
+    (isolated_env / "config.toml").write_text(CONFIG)
+    return tmp_path
+
+
+def test_add_all_offline_writes_tagged_unresolved_entries(workdir: Path) -> None:
+    result = run("add", "listing.txt", "--all", "--offline", "--bib", "refs.bib")
+    assert result.exit_code == 0, result.output
+    assert "3 added, 0 already present, 3 unresolved" in result.stderr
+    assert "run `readlist resolve`" in result.stderr
+    assert result.stdout == ""
+    entries = read_bib(workdir / "refs.bib").entries
+    assert len(entries) == 3
+    tags = {e.fields["title"][:12]: e.tags for e in entries}
+    assert tags["Re-ranking t"] == ["retrieval", "to-read"]
+    assert ["video", "to-read"] in tags.values()
+    assert all(e.is_unresolved for e in entries)
+
+
+def test_second_identical_run_adds_nothing_and_says_so(workdir: Path) -> None:
+    run("add", "listing.txt", "--all", "--offline", "--bib", "refs.bib")
+    before = (workdir / "refs.bib").read_bytes()
+    result = run("add", "listing.txt", "--all", "--offline", "--bib", "refs.bib")
+    assert result.exit_code == 0, result.output
+    assert "0 added, 3 already present" in result.stderr
+    assert "nothing to add" in result.stderr
+    assert (workdir / "refs.bib").read_bytes() == before
+
+
+def test_pick_and_match_select_papers(workdir: Path) -> None:
+    result = run("add", "listing.txt", "--pick", "3", "--match", "VIDEO", "--offline",
+                 "--bib", "refs.bib")
+    assert result.exit_code == 0, result.output
+    titles = [e.fields["title"] for e in read_bib(workdir / "refs.bib").entries]
+    assert len(titles) == 2
+    assert any("Video" in t for t in titles) and any("Astro" in t for t in titles)
+
+
+def test_listing_without_selection_is_a_usage_error(workdir: Path) -> None:
+    result = run("add", "listing.txt", "--offline", "--bib", "refs.bib")
+    assert result.exit_code == 2
+    assert "choose with --pick" in result.stderr
+    assert not (workdir / "refs.bib").exists()
+
+
+def test_interactive_picker(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("readlist.cli._stdin_is_interactive", lambda: True)
+    result = run("add", "listing.txt", "--offline", "--bib", "refs.bib", input="9\n2\n")
+    assert result.exit_code == 0, result.output
+    assert "1. [ ] Re-ranking the Context" in result.stderr
+    assert "out of range" in result.stderr
+    assert len(read_bib(workdir / "refs.bib").entries) == 1
+
+
+def test_identifiers_are_added_without_selection_and_kept_as_eprint(workdir: Path) -> None:
+    result = run(
+        "add", "2504.10479", "https://arxiv.org/abs/2312.06647v2",
+        "https://huggingface.co/papers/2409.11402", "--offline", "--bib", "refs.bib",
+    )
+    assert result.exit_code == 0, result.output
+    entries = read_bib(workdir / "refs.bib").entries
+    assert [e.fields["eprint"] for e in entries] == ["2504.10479", "2312.06647", "2409.11402"]
+    assert entries[0].fields["year"] == "2025"
+    again = run("add", "arXiv:2504.10479v2", "--offline", "--bib", "refs.bib")
+    assert "0 added, 1 already present" in again.stderr
+
+
+def test_without_offline_unresolved_papers_exit_1(workdir: Path) -> None:
+    result = run("add", "2504.10479", "--bib", "refs.bib")
+    assert result.exit_code == 1
+    assert "unresolved:" in result.stderr
+    assert len(read_bib(workdir / "refs.bib").entries) == 1
+
+
+def test_stdin_and_duplicates_across_sources(workdir: Path) -> None:
+    result = run("add", "-", "listing.txt", "--all", "--offline", "--bib", "refs.bib",
+                 input=LISTING)
+    assert result.exit_code == 0, result.output
+    assert len(read_bib(workdir / "refs.bib").entries) == 3
+
+
+def test_dry_run_prints_and_writes_nothing(workdir: Path) -> None:
+    result = run("add", "listing.txt", "--all", "--offline", "--bib", "refs.bib", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("@misc{") == 3
+    assert "dry run" in result.stderr
+    assert not (workdir / "refs.bib").exists()
+
+
+def test_merge_tags_only_when_asked(workdir: Path) -> None:
+    run("add", "listing.txt", "--pick", "1", "--offline", "--bib", "refs.bib")
+    before = (workdir / "refs.bib").read_bytes()
+    run("add", "listing.txt", "--pick", "1", "--tag", "thesis", "--offline", "--bib", "refs.bib")
+    assert (workdir / "refs.bib").read_bytes() == before
+    result = run("add", "listing.txt", "--pick", "1", "--tag", "thesis", "--merge-tags",
+                 "--offline", "--bib", "refs.bib")
+    assert "tags added: thesis" in result.stderr
+    after = (workdir / "refs.bib").read_bytes()
+    assert after.replace(b"to-read, thesis", b"to-read") == before
+
+
+def test_biblatex_style(workdir: Path) -> None:
+    result = run("add", "listing.txt", "--all", "--offline", "--bib", "refs.bib",
+                 "--style", "biblatex")
+    assert result.exit_code == 0, result.output
+    assert {e.entry_type for e in read_bib(workdir / "refs.bib").entries} == {"online"}
+
+
+def test_show_marks_papers_already_in_the_bib(workdir: Path) -> None:
+    run("add", "listing.txt", "--pick", "2", "--offline", "--bib", "refs.bib")
+    result = run("show", "listing.txt", "--bib", "refs.bib")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("1. [ ] Re-ranking")
+    assert lines[1].startswith("2. [x] Token-Efficient") and "(in .bib as " in lines[1]
+    assert "3 papers, 1 already in the .bib" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "no papers found"),
+        (b"\n\n   \n", "no papers found"),
+        (b"\x00\x01\x02\x03binary\x00", "binary"),
+        (b"caf\xe9 au lait\n", "not UTF-8"),
+    ],
+)
+def test_bad_input_is_one_error_line_and_bib_untouched(
+    workdir: Path, content: bytes, message: str
+) -> None:
+    bib = workdir / "refs.bib"
+    bib.write_bytes(b"@misc{keep, title = {Keep me}}")
+    (workdir / "bad.txt").write_bytes(content)
+    result = run("add", "bad.txt", "--all", "--offline", "--bib", "refs.bib")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: bad.txt")
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert bib.read_bytes() == b"@misc{keep, title = {Keep me}}"
+
+
+def test_missing_source_is_an_error(workdir: Path) -> None:
+    result = run("add", "nope.txt", "--all", "--bib", "refs.bib")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: nope.txt")
+
+
+def test_malformed_config_is_one_error_line(workdir: Path, isolated_env: Path) -> None:
+    (isolated_env / "config.toml").write_text("[tags\nx = 1\n")
+    result = run("add", "listing.txt", "--all", "--offline", "--bib", "refs.bib")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ")
+    assert "config.toml" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (workdir / "refs.bib").exists()
+
+
+def test_malformed_bib_is_refused_untouched(workdir: Path, shared: Path) -> None:
+    bad = workdir / "bad.bib"
+    original = (shared / "corpora/bib/malformed_syntax_errors.bib").read_bytes()
+    bad.write_bytes(original)
+    result = run("add", "listing.txt", "--all", "--offline", "--bib", "bad.bib")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: bad.bib:")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert bad.read_bytes() == original
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in corpus_files() if not p.name.startswith("malformed")], ids=lambda p: p.name
+)
+def test_add_keeps_every_byte_of_each_corpus_file(workdir: Path, path: Path) -> None:
+    target = workdir / path.name
+    original = path.read_bytes()
+    target.write_bytes(original)
+    result = run("add", "listing.txt", "--all", "--offline", "--bib", str(target))
+    assert result.exit_code == 0, result.output
+    new = target.read_bytes()
+    assert new.startswith(original)
+    assert new.count(b"readlist-status") - original.count(b"readlist-status") == 3
+    if b"\r\n" in original[-200:]:
+        assert b"\r\n" in new[len(original) :]
+    read_bib(target)  # what we wrote parses again
+
+
+def test_all_sample_listings_give_one_entry_per_distinct_paper(workdir: Path, shared: Path) -> None:
+    files = [str(p) for p in listing_files()]
+    result = run("add", *files, "--all", "--offline", "--bib", "refs.bib")
+    assert result.exit_code == 0, result.output
+    entries = read_bib(workdir / "refs.bib").entries
+    assert len(entries) == 167
+    assert len({e.key for e in entries}) == 167
+    again = run("add", *files, "--all", "--offline", "--bib", "refs.bib")
+    assert "0 added, 167 already present" in again.stderr
