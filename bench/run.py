@@ -119,7 +119,7 @@ def bench_startup(repeats: int, env: dict[str, str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("only", nargs="*", choices=["add", "startup"], help="benchmarks to run")
+    parser.add_argument("only", nargs="*", help="benchmarks to run: add, startup (default: all)")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("READLIST_")}
     with tempfile.TemporaryDirectory(prefix="readlist-bench-") as tmp:

@@ -154,9 +154,10 @@ def _strip_tex(text: str) -> str:
 def normalize_title(title: str) -> str:
     """Reduce a title to the key that decides whether two titles name the same paper."""
     text = _strip_tex(title).casefold()
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.translate(_FOLD)
+    if not text.isascii():  # most titles are ASCII: skip the per-character work for them
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+        text = text.translate(_FOLD)
     return _NON_ALNUM_RE.sub(" ", text).strip()
 
 
