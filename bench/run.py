@@ -26,11 +26,37 @@ from pathlib import Path
 
 PYTHON = sys.executable
 READLIST = [PYTHON, "-m", "readlist"]
-WORDS = (
-    "multimodal retrieval language model vision video learning scaling benchmark dataset "
-    "transformer attention diffusion graph reasoning agent policy robust efficient sparse "
-    "contrastive generation alignment instruction tuning evaluation open large small"
-).split()
+WORDS = [
+    "multimodal",
+    "retrieval",
+    "language",
+    "model",
+    "vision",
+    "video",
+    "learning",
+    "scaling",
+    "benchmark",
+    "dataset",
+    "transformer",
+    "attention",
+    "diffusion",
+    "graph",
+    "reasoning",
+    "agent",
+    "policy",
+    "robust",
+    "efficient",
+    "sparse",
+    "contrastive",
+    "generation",
+    "alignment",
+    "instruction",
+    "tuning",
+    "evaluation",
+    "open",
+    "large",
+    "small",
+]
 
 
 def generate_bib(path: Path, count: int, seed: int = 7) -> None:
@@ -99,8 +125,12 @@ def bench_add(workdir: Path, repeats: int, env: dict[str, str]) -> None:
             raise SystemExit(f"benchmark add wrote {added} entries, expected 10")
     base, ours = statistics.median(base_times), statistics.median(ours_times)
     print(f"add 10 papers to a 20,000-entry .bib ({size_mb:.1f} MB), median of {repeats}:")
-    print(f"  baseline bibtexparser.parse_file : {base:6.2f} s  peak {max(base_rss) / 1024:6.0f} MiB")
-    print(f"  readlist add (whole CLI run)     : {ours:6.2f} s  peak {max(ours_rss) / 1024:6.0f} MiB")
+    print(
+        f"  baseline bibtexparser.parse_file : {base:6.2f} s  peak {max(base_rss) / 1024:6.0f} MiB"
+    )
+    print(
+        f"  readlist add (whole CLI run)     : {ours:6.2f} s  peak {max(ours_rss) / 1024:6.0f} MiB"
+    )
     verdict = "ok" if ours / base <= 1.5 else "OVER TARGET"
     print(f"  ratio readlist/baseline          : {ours / base:6.2f}   (target <= 1.5: {verdict})")
     print(f"  memory ratio                     : {max(ours_rss) / max(base_rss):6.2f}")

@@ -167,9 +167,7 @@ def parse_entries(text: str, path: Path | str) -> list[BibEntry]:
                 continue
             raise BibFileError(path, _describe_failure(block), line=(block.start_line or 0) + 1)
         entry = block
-        if isinstance(block, DuplicateBlockKeyBlock):
-            entry = block.ignore_error_block
-        elif isinstance(block, DuplicateFieldKeyBlock):
+        if isinstance(block, DuplicateBlockKeyBlock | DuplicateFieldKeyBlock):
             entry = block.ignore_error_block
         if not isinstance(entry, Entry):
             continue
@@ -282,9 +280,7 @@ class BibIndex:
     ) -> tuple[BibEntry, str] | None:
         """Return the entry already holding this paper and what matched, if any."""
         if arxiv_id is not None:
-            hit = self.by_arxiv.get(arxiv_id.id.lower()) or self.by_doi.get(
-                arxiv_id.doi.lower()
-            )
+            hit = self.by_arxiv.get(arxiv_id.id.lower()) or self.by_doi.get(arxiv_id.doi.lower())
             if hit:
                 return hit, f"arXiv:{arxiv_id.id}"
         if doi:

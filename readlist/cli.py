@@ -354,14 +354,14 @@ def show(state: AppState, sources: tuple[str, ...], bib: Path | None, as_json: b
 
 
 def _entry_row(entry: Any) -> dict[str, Any]:
-    from readlist.library import _plain
+    from readlist.library import plain_field
 
     ids = entry.arxiv_ids()
     tags = entry.tags
     return {
         "key": entry.key,
         "type": entry.entry_type,
-        "title": " ".join(_plain(entry.get("title") or "").split()),
+        "title": " ".join(plain_field(entry.get("title") or "").split()),
         "year": entry.get("year") or (entry.get("date") or "")[:4] or None,
         "arxiv_id": ids[0].id if ids else None,
         "doi": entry.get("doi"),
@@ -394,8 +394,7 @@ def list_(
     rows = [
         r
         for r in rows
-        if (not unresolved or r["unresolved"])
-        and wanted <= {t.lower() for t in r["tags"]}
+        if (not unresolved or r["unresolved"]) and wanted <= {t.lower() for t in r["tags"]}
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -404,9 +403,8 @@ def list_(
     for r in rows:
         status = "unresolved" if r["unresolved"] else ("read" if r["read"] else "")
         tag_text = f"  [{', '.join(r['tags'])}]" if r["tags"] else ""
-        click.echo(
-            f"{r['key']:<{key_width}}  {r['year'] or '    ':<4}  {status:<10}  {r['title']}{tag_text}"
-        )
+        year = r["year"] or ""
+        click.echo(f"{r['key']:<{key_width}}  {year:<4}  {status:<10}  {r['title']}{tag_text}")
     pending = sum(r["unresolved"] for r in rows)
     _err(f"{len(rows)} entries, {pending} unresolved")
 

@@ -97,7 +97,8 @@ def add_papers(
     entry's `keywords` in place. Existing keys are never renamed; new keys avoid them.
     """
     from readlist.citekey import make_citekey
-    from readlist.tags import format_keywords, merge_tags as merged
+    from readlist.latex import bibtex_escape
+    from readlist.tags import format_keywords
 
     outcome = AddOutcome(path=path)
     with locked(path):
@@ -106,6 +107,7 @@ def add_papers(
         taken = set(index.keys_folded)
         eol = bib.eol
         new_texts: list[str] = []
+        # key -> (entry, tags to append to its keywords), for --merge-tags
         tag_updates: dict[str, tuple[BibEntry, list[str]]] = {}
         for paper in papers:
             hit = index.find(arxiv_id=paper.arxiv_id, doi=paper.doi, title=paper.title)
@@ -113,11 +115,10 @@ def add_papers(
                 entry, reason = hit
                 added_tags: tuple[str, ...] = ()
                 if merge_tags and entry.start >= 0 and paper.tags:
-                    current = tag_updates.get(entry.key, (entry, entry.tags))[1]
-                    combined = list(merged(current, paper.tags))
-                    added_tags = tuple(combined[len(current) :])
-                    if added_tags:
-                        tag_updates[entry.key] = (entry, combined)
+                    _, pending = tag_updates.setdefault(entry.key, (entry, []))
+                    have = {t.casefold() for t in [*plain_tags(entry), *pending]}
+                    added_tags = tuple(t for t in paper.tags if t.casefold() not in have)
+                    pending.extend(added_tags)
                 outcome.present.append(Present(entry.key, paper, reason, entry.line, added_tags))
                 continue
             key = make_citekey(
@@ -128,10 +129,26 @@ def add_papers(
             new_texts.append(_format(paper, key, options, eol))
             outcome.added.append(Added(key, paper))
 
+        # The user's own keywords are kept as written; only the new tags are appended.
+        ascii_only = options.style == "bibtex"
         edits = [
-            (entry.start, entry.end, set_field(bib.text[entry.start : entry.end], "keywords",
-                                               format_keywords(tags), eol))
-            for entry, tags in tag_updates.values()
+            (
+                entry.start,
+                entry.end,
+                set_field(
+                    bib.text[entry.start : entry.end],
+                    "keywords",
+                    format_keywords(
+                        [
+                            *filter(None, [entry.fields.get("keywords", "").strip()]),
+                            *(bibtex_escape(t, ascii_only=ascii_only) for t in pending),
+                        ]
+                    ),
+                    eol,
+                ),
+            )
+            for entry, pending in tag_updates.values()
+            if pending
         ]
         outcome.text = (eol + eol).join(new_texts) + (eol if new_texts else "")
         if not new_texts and not edits:
@@ -149,23 +166,30 @@ def listing_for_entry(entry: BibEntry, source: str) -> Listing:
     from readlist.normalize import normalize_whitespace
 
     ids = entry.arxiv_ids()
-    title = entry.get("title")
+    title = plain_field(entry.get("title") or "").strip() or None
     if title and title.startswith("arXiv:") and ids:
         title = None  # the placeholder title of an identifier added offline
     return Listing(
-        title=_plain(title) if title else None,
-        abstract=normalize_whitespace(_plain(entry.get("abstract") or "")) or None,
+        title=title,
+        abstract=normalize_whitespace(plain_field(entry.get("abstract") or "")) or None,
         arxiv_id=ids[0] if ids else None,
         source=source,
         line=entry.line,
     )
 
 
-def _plain(value: str) -> str:
-    """Undo our own escaping well enough to compare a title or abstract again."""
+def plain_field(value: str) -> str:
+    """A field's text without TeX: escapes decoded, grouping braces dropped."""
+    if "\\" not in value and "$" not in value:
+        return value.replace("{", "").replace("}", "")
     from pylatexenc.latex2text import LatexNodes2Text
 
-    return LatexNodes2Text().latex_to_text(value)
+    return LatexNodes2Text(math_mode="verbatim").latex_to_text(value)
+
+
+def plain_tags(entry: BibEntry) -> list[str]:
+    """The entry's `keywords` as plain tags (`vision\\_language` -> `vision_language`)."""
+    return [plain_field(tag) for tag in entry.tags]
 
 
 @dataclass
@@ -184,6 +208,8 @@ def resolve_in_place(
     dry_run: bool = False,
 ) -> ResolveOutcome:
     """Complete the entries added unresolved, keeping their keys and everything else."""
+    from readlist.tags import merge_tags
+
     outcome = ResolveOutcome(path=path)
     with locked(path):
         bib = read_bib(path)
@@ -196,9 +222,7 @@ def resolve_in_place(
             if not result.resolved:
                 outcome.unresolved.append((entry.key, result.reason or "not found"))
                 continue
-            from readlist.tags import merge_tags
-
-            paper = replace(result.paper, tags=merge_tags(entry.tags, result.paper.tags))
+            paper = replace(result.paper, tags=merge_tags(plain_tags(entry), result.paper.tags))
             edits.append((entry.start, entry.end, _format(paper, entry.key, options, bib.eol)))
             outcome.resolved.append((entry.key, paper))
         if edits and not dry_run:

@@ -52,7 +52,9 @@ def parse_pick(spec: str, count: int) -> list[int]:
 def matches(listing: Listing, needle: str) -> bool:
     """Whether `needle` occurs in the title or abstract, ignoring case and line breaks."""
     wanted = normalize_whitespace(needle).casefold()
-    haystack = " ".join(filter(None, (listing.title, listing.abstract, str(listing.arxiv_id or ""))))
+    haystack = " ".join(
+        filter(None, (listing.title, listing.abstract, str(listing.arxiv_id or "")))
+    )
     return wanted in normalize_whitespace(haystack).casefold()
 
 
@@ -72,8 +74,6 @@ def select(
     for needle in match:
         hits = [i for i, listing in enumerate(listings) if matches(listing, needle)]
         if not hits:
-            raise SelectionError(
-                f"--match '{needle}' matched none of the {len(listings)} papers"
-            )
+            raise SelectionError(f"--match '{needle}' matched none of the {len(listings)} papers")
         chosen.update(hits)
     return [listings[i] for i in sorted(chosen)]

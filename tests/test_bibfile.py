@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import corpus_files
 
 from readlist.bibfile import (
     BibIndex,
@@ -18,8 +19,6 @@ from readlist.bibfile import (
 )
 from readlist.errors import BibFileError
 from readlist.models import ArxivId
-
-from conftest import corpus_files
 
 SAMPLE = """% my refs
 @string{acl = "Proc. of ACL"}

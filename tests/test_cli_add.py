@@ -82,8 +82,9 @@ def test_second_identical_run_adds_nothing_and_says_so(workdir: Path) -> None:
 
 
 def test_pick_and_match_select_papers(workdir: Path) -> None:
-    result = run("add", "listing.txt", "--pick", "3", "--match", "VIDEO", "--offline",
-                 "--bib", "refs.bib")
+    result = run(
+        "add", "listing.txt", "--pick", "3", "--match", "VIDEO", "--offline", "--bib", "refs.bib"
+    )
     assert result.exit_code == 0, result.output
     titles = [e.fields["title"] for e in read_bib(workdir / "refs.bib").entries]
     assert len(titles) == 2
@@ -108,8 +109,13 @@ def test_interactive_picker(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_identifiers_are_added_without_selection_and_kept_as_eprint(workdir: Path) -> None:
     result = run(
-        "add", "2504.10479", "https://arxiv.org/abs/2312.06647v2",
-        "https://huggingface.co/papers/2409.11402", "--offline", "--bib", "refs.bib",
+        "add",
+        "2504.10479",
+        "https://arxiv.org/abs/2312.06647v2",
+        "https://huggingface.co/papers/2409.11402",
+        "--offline",
+        "--bib",
+        "refs.bib",
     )
     assert result.exit_code == 0, result.output
     entries = read_bib(workdir / "refs.bib").entries
@@ -127,8 +133,9 @@ def test_without_offline_unresolved_papers_exit_1(workdir: Path) -> None:
 
 
 def test_stdin_and_duplicates_across_sources(workdir: Path) -> None:
-    result = run("add", "-", "listing.txt", "--all", "--offline", "--bib", "refs.bib",
-                 input=LISTING)
+    result = run(
+        "add", "-", "listing.txt", "--all", "--offline", "--bib", "refs.bib", input=LISTING
+    )
     assert result.exit_code == 0, result.output
     assert len(read_bib(workdir / "refs.bib").entries) == 3
 
@@ -146,16 +153,27 @@ def test_merge_tags_only_when_asked(workdir: Path) -> None:
     before = (workdir / "refs.bib").read_bytes()
     run("add", "listing.txt", "--pick", "1", "--tag", "thesis", "--offline", "--bib", "refs.bib")
     assert (workdir / "refs.bib").read_bytes() == before
-    result = run("add", "listing.txt", "--pick", "1", "--tag", "thesis", "--merge-tags",
-                 "--offline", "--bib", "refs.bib")
+    result = run(
+        "add",
+        "listing.txt",
+        "--pick",
+        "1",
+        "--tag",
+        "thesis",
+        "--merge-tags",
+        "--offline",
+        "--bib",
+        "refs.bib",
+    )
     assert "tags added: thesis" in result.stderr
     after = (workdir / "refs.bib").read_bytes()
     assert after.replace(b"to-read, thesis", b"to-read") == before
 
 
 def test_biblatex_style(workdir: Path) -> None:
-    result = run("add", "listing.txt", "--all", "--offline", "--bib", "refs.bib",
-                 "--style", "biblatex")
+    result = run(
+        "add", "listing.txt", "--all", "--offline", "--bib", "refs.bib", "--style", "biblatex"
+    )
     assert result.exit_code == 0, result.output
     assert {e.entry_type for e in read_bib(workdir / "refs.bib").entries} == {"online"}
 

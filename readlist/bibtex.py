@@ -1,0 +1,155 @@
+"""Write a `Paper` as one BibTeX entry: arXiv's ``@misc`` recommendation or biblatex's ``@online``.
+
+Style ``"bibtex"`` is what arXiv itself recommends for eprints (``eprint``, ``archivePrefix``,
+``primaryClass``), in pure ASCII so pdfLaTeX with bibtex (natbib) and biber both accept it.
+Style ``"biblatex"`` writes ``@online`` with ``eprinttype``/``eprintclass`` and keeps text as
+UTF-8 where pdfLaTeX can typeset it. Text escaping lives in `readlist.latex`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from readlist.latex import bibtex_escape, brace_depth_ok, escape_name, protect_title
+from readlist.models import Paper
+
+__all__ = ["STYLES", "Field", "entry_fields", "format_authors", "format_entry"]
+
+STYLES = ("bibtex", "biblatex")
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+# Keys readlist writes; narrower than what BibTeX allows, and safe for biber and \cite.
+_KEY = re.compile(r"[A-Za-z0-9_:.+/-]+")
+_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:+-]*")
+# DOIs as they appear in the wild, minus anything TeX or \url would trip over (% # { } \ ~ ^).
+_DOI = re.compile(r"10\.\d{4,9}/[-._;()/:<>\[\]+A-Za-z0-9]+")
+_ARXIV_ID = re.compile(r"[A-Za-z0-9.-]+(/[0-9]+)?")
+_AND = re.compile(r"(?:^|\s)and(?:\s|$)", re.IGNORECASE)
+
+
+class Field(NamedTuple):
+    """One field as written: ``name = {value}``, or ``name = value`` when `bare` (a macro)."""
+
+    name: str
+    value: str
+    bare: bool = False
+
+
+def format_entry(
+    paper: Paper,
+    key: str,
+    *,
+    style: str = "bibtex",
+    abstract: bool = True,
+    extra_fields: Sequence[tuple[str, str]] = (),
+    eol: str = "\n",
+) -> str:
+    """Return one complete BibTeX entry for `paper`, lines joined by `eol`, no final newline.
+
+    Args:
+        paper: What is known about the paper; fields without a value are left out.
+        key: The citation key (see `readlist.citekey.make_citekey`).
+        style: ``"bibtex"`` (``@misc``, ASCII) or ``"biblatex"`` (``@online``, UTF-8).
+        abstract: Whether to write the abstract.
+        extra_fields: ``(name, value)`` pairs appended last; values must already be safe
+            BibTeX text (e.g. from `readlist.latex.bibtex_escape`).
+        eol: Line separator, so entries match the file they are appended to.
+
+    Raises:
+        ValueError: On an unknown style, a key BibTeX or biber would reject, or an extra field
+            whose name is invalid or whose value spans lines or has unbalanced braces.
+    """
+    if not _KEY.fullmatch(key):
+        raise ValueError(f"invalid citation key: {key!r}")
+    entry_type = "misc" if style == "bibtex" else "online"
+    fields = entry_fields(paper, style=style, abstract=abstract, extra_fields=extra_fields)
+    lines = [f"@{entry_type}{{{key},"]
+    for field in fields:
+        value = field.value if field.bare else f"{{{field.value}}}"
+        lines.append(f"  {field.name} = {value},")
+    lines.append("}")
+    return eol.join(lines)
+
+
+def entry_fields(
+    paper: Paper,
+    *,
+    style: str = "bibtex",
+    abstract: bool = True,
+    extra_fields: Sequence[tuple[str, str]] = (),
+) -> list[Field]:
+    """Return the fields `format_entry` writes for `paper`, in order, values as written."""
+    if style not in STYLES:
+        raise ValueError(f"unknown BibTeX style {style!r}; expected one of {', '.join(STYLES)}")
+    ascii_only = style == "bibtex"
+    fields: list[Field] = []
+
+    def add(name: str, value: str | None, *, bare: bool = False) -> None:
+        if value:
+            fields.append(Field(name, value, bare))
+
+    add("title", protect_title(paper.title, ascii_only=ascii_only))
+    add("author", format_authors(paper.authors, ascii_only=ascii_only))
+
+    year, month = paper.year, paper.month
+    if year is None and paper.arxiv_id is not None and paper.arxiv_id.year_month:
+        # The identifier encodes the month of the first version (2504.10479: April 2025).
+        year, month = paper.arxiv_id.year_month
+    if month is not None and not 1 <= month <= 12:
+        month = None
+    if style == "bibtex":
+        add("year", str(year) if year is not None else None)
+        add("month", _MONTHS[month - 1] if month else None, bare=True)
+    elif year is not None:
+        add("date", f"{year:04d}-{month:02d}" if month else f"{year:04d}")
+
+    arxiv_id = paper.arxiv_id if paper.arxiv_id and _ARXIV_ID.fullmatch(paper.arxiv_id.id) else None
+    category = bibtex_escape(paper.primary_category or "", ascii_only=True)
+    if arxiv_id is not None:
+        add("eprint", arxiv_id.id)
+        if style == "bibtex":
+            add("archivePrefix", "arXiv")
+            add("primaryClass", category)
+        else:
+            add("eprinttype", "arxiv")
+            add("eprintclass", category)
+    doi = paper.doi.strip() if paper.doi else ""
+    if not _DOI.fullmatch(doi):
+        # No published DOI, or one TeX cannot carry: the arXiv DataCite DOI still resolves.
+        doi = arxiv_id.doi if arxiv_id is not None else ""
+    add("doi", doi)
+    add("url", arxiv_id.abs_url if arxiv_id is not None else None)
+    add("note", bibtex_escape(paper.journal_ref or "", ascii_only=ascii_only))
+    if abstract:
+        add("abstract", bibtex_escape(paper.abstract or "", ascii_only=ascii_only))
+    tags = (bibtex_escape(tag, ascii_only=ascii_only) for tag in paper.tags)
+    add("keywords", ", ".join(tag for tag in tags if tag))
+
+    for name, value in extra_fields:
+        if not _FIELD_NAME.fullmatch(name):
+            raise ValueError(f"invalid BibTeX field name: {name!r}")
+        if "\n" in value or "\r" in value or not brace_depth_ok(value):
+            raise ValueError(f"field {name} needs a one-line value with balanced braces")
+        add(name, value)
+
+    for field in fields:
+        # Escaping guarantees this; a slip here would corrupt the user's whole .bib file.
+        if not brace_depth_ok(field.value):
+            raise AssertionError(f"unbalanced braces in {field.name}: {field.value!r}")
+    return fields
+
+
+def format_authors(authors: Sequence[str], *, ascii_only: bool) -> str:
+    """Return display names ("First Last") as a BibTeX name list joined by `` and ``."""
+    names: list[str] = []
+    for author in authors:
+        name = escape_name(author, ascii_only=ascii_only)
+        if not name:
+            continue
+        if "," in name or _AND.search(name):
+            # BibTeX would read "Smith, Jr." as "Last, First" and split on a bare "and".
+            name = f"{{{name}}}"
+        names.append(name)
+    return " and ".join(names)

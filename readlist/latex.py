@@ -1,0 +1,957 @@
+"""Turn titles, abstracts and names into BibTeX field text that can never break LaTeX.
+
+Input text is what arXiv and Hugging Face give us: plain Unicode with bits of TeX in it
+(``18\\%``, ``AstroM$^3$``, ``Schr\\"odinger``, ``\\url{...}``, stray ``\\ModelName``).
+It is read in two steps:
+
+1. *Decode* the TeX we understand into plain Unicode: escaped specials (``\\%`` -> ``%``),
+   accents (``\\"o`` -> ``ö``), letters (``\\ss``), text symbols (``\\textasciitilde``),
+   formatting wrappers (``\\textbf{A}`` -> ``A``, ``\\url{u}`` -> ``u``) and ``$...$`` /
+   ``\\(...\\)`` math that passes a whitelist (see `_check_math`). Anything else -- stray
+   macros, unbalanced braces, unsafe math -- is taken literally, as text.
+2. *Encode* that text for the chosen style: ASCII specials become ``\\%``, ``\\&``, ``\\#``,
+   ``\\_``, ``\\$``, ``{\\textbackslash}``, ``{\\textbraceleft}``, ``{\\textbraceright}``,
+   ``{\\textasciicircum}``, ``{\\textasciitilde}`` (never ``\\{``: BibTeX counts it as a
+   brace). Non-ASCII becomes LaTeX (pylatexenc, braced like ``{\\"u}``) or, in biblatex style,
+   stays UTF-8 where pdfLaTeX can typeset it (see `_encode_cluster`).
+
+Decisions worth knowing:
+
+- Math stays math only when every token is on a whitelist of base-LaTeX math (letters,
+  digits, ``+-*/=<>()[]``, Greek, relations, arrows, ``\\frac``, ``\\mathcal``...), braces
+  balance, and no ``^``/``_`` is doubled or dangling. ``\\mathbb`` is written ``\\mathbf`` and
+  ``\\text`` ``\\textrm`` so no package is needed. Anything else is printed as text.
+- A ``~`` between letters (``e.g.~the``) is a TeX tie and stays ``~``; elsewhere, and in URLs,
+  it is a tilde.
+- Characters pdfLaTeX cannot typeset without extra packages (CJK, emoji, Arabic, Hebrew...)
+  are written ``[U+5F20]`` in both styles: visible and recoverable instead of dropped, and
+  pdfLaTeX + biber would reject them as UTF-8 just as bibtex would. Accents with no spelling
+  both bibtex and biber accept are dropped from their letter (``ễ`` -> ``ê``).
+- Invisible characters (controls, bidi marks, zero-width joiners) are removed; all whitespace
+  becomes single spaces, so a field is always one line.
+- Names (`escape_name`) are stricter still: biber takes initials from them.
+
+Every replacement used here was checked by compiling it with pdfLaTeX
+(``\\usepackage[T1]{fontenc}``, ``\\usepackage[utf8]{inputenc}``) through both bibtex and
+biber, which decodes macros back into UTF-8 on its way to the ``.bbl``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+
+__all__ = [
+    "FALLBACK_FORMAT",
+    "bibtex_escape",
+    "brace_depth_ok",
+    "escape_name",
+    "plain_text",
+    "protect_title",
+]
+
+
+def _names(text: str) -> frozenset[str]:
+    """Return the whitespace-separated names in `text`."""
+    return frozenset(text.split())
+
+
+# How a character with no pdfLaTeX-safe spelling is written (CJK, emoji, Arabic...): visible,
+# ASCII, reversible by hand, and brace-protected so BibTeX's case changes leave it alone.
+FALLBACK_FORMAT = "[U+{:04X}]"
+
+# One piece of decoded input: (is_math, text). Math pieces hold validated TeX math source.
+_Piece = tuple[bool, str]
+
+_ASCII_ESCAPES = {
+    "\\": "{\\textbackslash}",
+    "{": "{\\textbraceleft}",
+    "}": "{\\textbraceright}",
+    "%": "\\%",
+    "&": "\\&",
+    "#": "\\#",
+    "_": "\\_",
+    "$": "\\$",
+    "^": "{\\textasciicircum}",
+    "~": "{\\textasciitilde}",
+}
+
+# TeX accent macros and the Unicode combining mark each one puts on its argument.
+_ACCENTS = {
+    "'": "\u0301",
+    "`": "\u0300",
+    "^": "\u0302",
+    '"': "\u0308",
+    "~": "\u0303",
+    "=": "\u0304",
+    ".": "\u0307",
+    "u": "\u0306",
+    "v": "\u030c",
+    "H": "\u030b",
+    "c": "\u0327",
+    "k": "\u0328",
+    "r": "\u030a",
+    "d": "\u0323",
+    "b": "\u0331",
+}
+
+_LETTER_ACCENTS = frozenset(name for name in _ACCENTS if name.isalpha())
+
+# Control words that stand for one letter; TeX users write them inside words (``Bj\o rn``).
+_LETTERS = {
+    "i": "ı",
+    "j": "ȷ",
+    "l": "ł",
+    "L": "Ł",
+    "o": "ø",
+    "O": "Ø",
+    "ss": "ß",
+    "ae": "æ",
+    "AE": "Æ",
+    "oe": "œ",
+    "OE": "Œ",
+    "aa": "å",
+    "AA": "Å",
+    "dh": "ð",
+    "DH": "Ð",
+    "th": "þ",
+    "TH": "Þ",
+    "ng": "ŋ",
+    "NG": "Ŋ",
+}
+
+_SYMBOLS = {
+    "textasciitilde": "~",
+    "textasciicircum": "^",
+    "textbackslash": "\\",
+    "textbar": "|",
+    "textless": "<",
+    "textgreater": ">",
+    "textunderscore": "_",
+    "textbraceleft": "{",
+    "textbraceright": "}",
+    "textdollar": "$",
+    "ldots": "…",
+    "dots": "…",
+    "textellipsis": "…",
+    "textendash": "–",
+    "textemdash": "—",
+    "textquoteleft": "‘",
+    "textquoteright": "’",
+    "textquotedblleft": "“",
+    "textquotedblright": "”",
+    "textdegree": "°",
+    "textregistered": "®",
+    "texttrademark": "™",
+    "copyright": "©",
+    "textcopyright": "©",
+    "pounds": "£",
+    "S": "§",
+    "P": "¶",
+    "LaTeX": "LaTeX",
+    "TeX": "TeX",
+    "BibTeX": "BibTeX",
+}
+
+# Formatting wrappers whose argument is kept and the formatting dropped.
+_WRAPPERS = _names(
+    "textbf textit emph texttt textsc textrm textsf textsl textup textmd textnormal "
+    "underline mbox text textsuperscript textsubscript"
+)
+
+# Control symbols that only adjust spacing or hyphenation.
+_SPACING = {" ": " ", ",": " ", ";": " ", ":": " ", "\\": " ", "!": "", "-": "", "/": "", "@": ""}
+
+# --- math whitelist ---------------------------------------------------------------------------
+# Symbols (no arguments) from base LaTeX's fontmath: they need no package and never an argument.
+_MATH_SYMBOLS = _names(
+    """
+    alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi
+    pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega
+    Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega
+    times cdot cdots ldots dots vdots ddots sim simeq approx asymp cong equiv propto neq ne
+    leq le geq ge ll gg prec succ preceq succeq subset supset subseteq supseteq in ni notin
+    pm mp div ast star circ bullet oplus ominus otimes oslash odot setminus wr amalg
+    cap cup sqcap sqcup vee wedge uplus
+    infty partial nabla forall exists emptyset neg lnot aleph hbar ell wp Re Im imath jmath
+    prime angle top bot perp parallel mid
+    to gets rightarrow leftarrow leftrightarrow Rightarrow Leftarrow Leftrightarrow
+    longrightarrow longleftarrow longleftrightarrow Longrightarrow Longleftarrow
+    Longleftrightarrow mapsto longmapsto uparrow downarrow updownarrow Uparrow Downarrow
+    Updownarrow nearrow searrow swarrow nwarrow hookrightarrow hookleftarrow
+    leftharpoonup leftharpoondown rightharpoonup rightharpoondown rightleftharpoons
+    langle rangle lceil rceil lfloor rfloor lbrace rbrace backslash vert Vert
+    sum prod coprod int oint bigcap bigcup bigvee bigwedge bigoplus bigotimes bigodot
+    log ln lg exp sin cos tan sinh cosh tanh arcsin arccos arctan max min sup inf lim liminf
+    limsup arg det dim ker deg gcd hom Pr
+    quad qquad triangleleft triangleright bigtriangleup bigtriangledown diamond
+    dashv vdash models smile frown doteq bowtie
+    """
+)
+# Commands of one argument; the values are what they are written as (amssymb/amsmath ones
+# are mapped onto base LaTeX so the .bib needs no package).
+_MATH_ONE_ARG = {
+    **{
+        name: name
+        for name in _names(
+            "mathrm mathbf mathit mathsf mathtt mathcal mathnormal hat tilde bar vec "
+            "dot ddot acute grave breve check widehat widetilde overline underline sqrt"
+        )
+    },
+    "mathbb": "mathbf",
+    "boldsymbol": "mathbf",
+    "bm": "mathbf",
+    "operatorname": "mathrm",
+}
+_MATH_TWO_ARGS = {"frac": "frac", "tfrac": "frac", "dfrac": "frac"}
+# Text inside math (\text{...}) is written with \textrm, which base LaTeX allows in math.
+_MATH_TEXT = {name: "textrm" for name in ("text", "textrm", "mbox", "textnormal")}
+_MATH_TEXT_CHARS = re.compile(r"[A-Za-z0-9 .,:;!?'()/+=-]*")
+_MATH_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-*/=<>()[].,;:!?|@"
+)
+_MATH_CONTROL_SYMBOLS = frozenset(",;:! %#&|")
+
+# --- non-ASCII -------------------------------------------------------------------------------
+# Macros pylatexenc may use that compile in text mode under pdfLaTeX + T1 (checked one by
+# one against every character pylatexenc knows), and math macros allowed inside its
+# \ensuremath{...} conversions. A conversion using anything else (Cyrillic without T2A,
+# amssymb symbols...) is not used.
+_TEXT_MACROS_OK = _names(
+    """
+    " ' , - . ; = ^ ` ~ AE DH DJ H IJ L NG O OE Omega TH ae c dh dj ensuremath guillemotleft
+    guillemotright guilsinglleft guilsinglright i ij k l ng o oe quotedblbase quotesinglbase r
+    ss textacutedbl textasciiacute textasciibreve textasciicaron textasciicircum
+    textasciidieresis textasciimacron textasciitilde textasteriskcentered textbaht textbigcircle
+    textblank textbrokenbar textbullet textcelsius textcent textcircledP textcolonmonetary
+    textcompwordmark textcopyright textcurrency textdagger textdaggerdbl textdegree textdiscount
+    textdiv textdong textdownarrow textellipsis textemdash textendash textestimated texteuro
+    textexclamdown textflorin textfractionsolidus textinterrobang textlangle textleftarrow
+    textlira textlnot textmho textmu textmusicalnote textnaira textnumero textohm textonehalf
+    textonequarter textonesuperior textopenbullet textordfeminine textordmasculine textparagraph
+    textperiodcentered textpertenthousand textperthousand textpeso textquestiondown
+    textquotedblleft textquotedblright textquoteleft textquoteright textrangle textrecipe
+    textreferencemark textregistered textrightarrow textsc textsection textservicemark
+    textsterling textsuperscript textthreequarters textthreesuperior texttimes texttrademark
+    texttwosuperior textuparrow textvisiblespace textwon textyen th u v
+    """
+)
+_ENSUREMATH_MACROS_OK = _names(
+    """
+    ! Delta Downarrow Gamma Lambda Leftarrow Leftrightarrow Longleftarrow Longleftrightarrow
+    Longrightarrow Omega Phi Pi Psi Rightarrow Sigma Theta Uparrow Updownarrow Upsilon Vert Xi
+    acute aleph alpha amalg angle approx asymp beta bigcap bigcirc bigcup bigtriangledown
+    bigtriangleup bigvee bigwedge bowtie bullet cap cdot cdots chi circ cong coprod cup dashv
+    ddot ddots delta diamond dot doteq ell epsilon equiv eta exists forall frown gamma geq gg
+    hbar hookleftarrow hookrightarrow in infty int iota kappa kern lambda langle lceil
+    leftharpoondown leftharpoonup leftrightarrow leq lfloor ll lmoustache longleftarrow
+    longleftrightarrow longmapsto longrightarrow mapsto mathbf mathbin mathchar mathit mathsf
+    mathtt mid mp mu nabla nearrow neq ni not notin nu nwarrow odot oint omega ominus oplus
+    oslash otimes parallel partial perp phi pi pm prec preceq prod propto psi rangle rceil
+    rfloor rho rightharpoondown rightharpoonup rightleftharpoons rmoustache searrow sigma sim
+    simeq smile sqcap sqcup sqrt sqsubseteq sqsupseteq stackrel star subset subseteq succ
+    succeq sum supset supseteq swarrow tau theta times top triangleleft triangleright
+    updownarrow uplus upsilon varepsilon varphi varpi varrho varsigma vartheta vdash vdots vee
+    wedge wp wr xi zeta
+    """
+)
+# pylatexenc spellings that compile with bibtex but that biber decodes into characters
+# pdfLaTeX cannot typeset (``\`\i`` -> dotless i + combining grave), or that are wrong
+# (``\={H}`` for H-with-stroke). The accented i's get a spelling both accept.
+_CONVERSION_OVERRIDES: dict[str, str | None] = {
+    "ì": "{\\`i}",
+    "í": "{\\'i}",
+    "î": "{\\^i}",
+    "ï": '{\\"i}',
+    "Ħ": None,
+    "ħ": None,
+    "Ŀ": None,
+    "ŀ": None,
+    "Ŧ": None,
+    "ŧ": None,
+    "Ȩ": None,
+    "ȩ": None,
+    "˚": None,
+    "˛": None,
+}
+# Characters written as UTF-8 in biblatex style: what pdfLaTeX's utf8 inputenc with T1 and
+# TS1 sets up (Latin-1, Latin Extended-A, common punctuation); checked by compiling.
+_RAW_PUNCTUATION = frozenset("–—‘’‚“”„†‡•…‰‹›€™")
+_RAW_EXCLUDED = frozenset("\u00ad\u00b8ĦħĸĿŀŉŦŧſ")
+
+_CONTROL_WORD = re.compile(r"[A-Za-z]+")
+_MACRO_NAME = re.compile(r"\\([A-Za-z]+|.)")
+
+
+# --- public API ------------------------------------------------------------------------------
+
+
+def bibtex_escape(text: str, *, ascii_only: bool) -> str:
+    """Return `text` as BibTeX field content that pdfLaTeX and BibTeX/biber always accept."""
+    return _render(_parse(_clean(text)), ascii_only=ascii_only)
+
+
+def protect_title(title: str, *, ascii_only: bool) -> str:
+    """Escape `title` and brace acronyms, mixed-case words and math so BibTeX keeps their case."""
+    words = _split_words(_parse(_clean(title)))
+    return " ".join(_render_title_word(word, ascii_only=ascii_only) for word in words)
+
+
+def escape_name(name: str, *, ascii_only: bool) -> str:
+    """Return a person's name as BibTeX text in which every name part starts with a letter.
+
+    biber derives initials from the first character of each part and writes broken TeX when
+    that is a macro it cannot decode (``\\%``, ``{\\textbraceleft}``, ``{\\ensuremath...}``).
+    So a name keeps letters, digits and ``. , ' -`` (accents as LaTeX or UTF-8); other ASCII
+    becomes a space (``&`` becomes ``and``); other characters become `FALLBACK_FORMAT`.
+    """
+    text = plain_text(name).replace("&", " and ").translate(_NAME_LOOKALIKES)
+    return " ".join(_encode_text(text, ascii_only=ascii_only, name=True).split())
+
+
+def plain_text(text: str) -> str:
+    """Return `text` with the TeX markup we understand decoded to plain Unicode."""
+    return "".join(content for _, content in _parse(_clean(text)))
+
+
+def brace_depth_ok(value: str) -> bool:
+    """Tell whether `value`'s braces balance the way BibTeX counts them (every brace counts)."""
+    depth = 0
+    for char in value:
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+# --- step 0: whitespace and invisible characters ---------------------------------------------
+
+
+def _clean(text: str) -> str:
+    """Normalize to NFC, turn all whitespace into single spaces, drop control characters."""
+    out: list[str] = []
+    for char in unicodedata.normalize("NFC", text):
+        if char.isspace():
+            out.append(" ")
+        elif unicodedata.category(char) in ("Cc", "Cf"):
+            # Invisible controls (NUL, ESC, bidi marks, zero-width joiners, soft hyphens)
+            # carry no text, and several of them make TeX or BibTeX stop.
+            continue
+        else:
+            out.append(char)
+    return re.sub(" {2,}", " ", "".join(out)).strip()
+
+
+# --- step 1: decode the TeX we understand ----------------------------------------------------
+
+
+def _parse(text: str) -> list[_Piece]:
+    """Split `text` into plain-text and validated-math pieces, decoding known TeX."""
+    return _Decoder(text).run()
+
+
+class _Decoder:
+    """One left-to-right pass over TeX-ish text, collecting `_Piece`s."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pieces: list[_Piece] = []
+        self.buf: list[str] = []
+
+    def run(self) -> list[_Piece]:
+        text, i = self.text, 0
+        while i < len(text):
+            char = text[i]
+            if char == "$":
+                found = _scan_dollar_math(text, i)
+                if found is None:
+                    self.buf.append("$")
+                    i += 1
+                else:
+                    self.math(found[0])
+                    i = found[1]
+            elif char == "\\":
+                i = self.backslash(i)
+            else:
+                self.buf.append(char)
+                i += 1
+        self.flush()
+        merged: list[_Piece] = []
+        for is_math, content in self.pieces:
+            if merged and not is_math and not merged[-1][0]:
+                merged[-1] = (False, merged[-1][1] + content)
+            elif content:
+                merged.append((is_math, content))
+        return merged
+
+    def flush(self) -> None:
+        if self.buf:
+            self.pieces.append((False, "".join(self.buf)))
+            self.buf.clear()
+
+    def math(self, math: str) -> None:
+        self.flush()
+        self.pieces.append((True, math))
+
+    def nested(self, text: str) -> None:
+        self.flush()
+        self.pieces.extend(_parse(text))
+
+    def backslash(self, i: int) -> int:
+        """Decode the control sequence at ``text[i]``; return the index after it."""
+        text, buf = self.text, self.buf
+        if i + 1 >= len(text):
+            buf.append("\\")
+            return i + 1
+        nxt = text[i + 1]
+        if nxt in "%&#_${}":
+            buf.append(nxt)
+            return i + 2
+        if nxt in "([":
+            end = text.find("\\)" if nxt == "(" else "\\]", i + 2)
+            math = _check_math(text[i + 2 : end]) if end != -1 else None
+            if math is None:
+                buf.append("\\")
+                return i + 1
+            self.math(math)
+            return end + 2
+        if nxt in _ACCENTS and not nxt.isalpha():
+            decoded = _read_accent(text, i + 2, nxt)
+            if decoded is None:
+                # ``models\' decisions``: an escaped quote, not an accent.
+                buf.append(nxt)
+                return i + 2
+            buf.append(decoded[0])
+            return decoded[1]
+        if nxt in _SPACING:
+            buf.append(_SPACING[nxt])
+            return i + 2
+        match = _CONTROL_WORD.match(text, i + 1)
+        if match is None:
+            buf.append("\\")
+            return i + 1
+        return self.control_word(match.group(), match.end())
+
+    def control_word(self, word: str, end: int) -> int:
+        """Decode control word ``\\word`` ending at `end`; return the index after it."""
+        text, buf = self.text, self.buf
+        if word in _LETTER_ACCENTS:
+            decoded = _read_accent(text, end, word)
+            if decoded is not None:
+                buf.append(decoded[0])
+                return decoded[1]
+        if word in _LETTERS:
+            buf.append(_LETTERS[word])
+            if text.startswith("{}", end):
+                return end + 2
+            return end + 1 if text.startswith(" ", end) else end
+        if word in _SYMBOLS:
+            buf.append(_SYMBOLS[word])
+            return end + 2 if text.startswith("{}", end) else end
+        first = _read_group(text, end) if text.startswith("{", end) else None
+        if first is not None:
+            if word == "url":
+                buf.append(_unescape_url(first[0]))
+                return first[1]
+            if word in _WRAPPERS:
+                self.nested(first[0])
+                return first[1]
+            second = _read_group(text, first[1]) if text.startswith("{", first[1]) else None
+            if word == "href" and second is not None:
+                url = _unescape_url(first[0])
+                self.nested(second[0])
+                if plain_text(second[0]).strip() != url:
+                    buf.append(f" ({url})")
+                return second[1]
+        # A macro we do not know (``\\ModelName``): keep it visibly, as text, without the
+        # ``{}`` that only ends its name in TeX source.
+        buf.append("\\" + word)
+        return end + 2 if text.startswith("{}", end) else end
+
+
+def _read_accent(text: str, i: int, accent: str) -> tuple[str, int] | None:
+    """Read the argument of accent macro `accent` at ``text[i:]``; return (char, next index)."""
+    n = len(text)
+    j = i
+    if j < n and text[j] == " " and accent.isalpha():
+        j += 1
+    base: str | None = None
+    if j < n and text[j] == "{":
+        group = _read_group(text, j)
+        if group is None:
+            return None
+        inner, end = group
+        inner = inner.strip()
+        if inner in ("\\i", "\\j"):
+            base = inner[1]
+        elif len(inner) == 1 and inner.isalpha():
+            base = inner
+        else:
+            return None
+        j = end
+    elif text[j : j + 1] == "\\" and text[j + 1 : j + 2] in ("i", "j"):
+        if text[j + 2 : j + 3].isalpha():
+            return None
+        base, j = text[j + 1], j + 2
+    elif j < n and text[j].isalpha():
+        base, j = text[j], j + 1
+    if base is None:
+        return None
+    return unicodedata.normalize("NFC", base + _ACCENTS[accent]), j
+
+
+def _read_group(text: str, i: int) -> tuple[str, int] | None:
+    """Read the balanced ``{...}`` group at ``text[i]``; return (content, next index)."""
+    depth = 0
+    j = i
+    while j < len(text):
+        char = text[j]
+        if char == "\\":
+            j += 2
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return text[i + 1 : j], j + 1
+        j += 1
+    return None
+
+
+def _unescape_url(url: str) -> str:
+    """Undo the escapes TeX authors put in URLs (``\\_``, ``\\%``, ``\\#``, ``\\~``)."""
+    return re.sub(r"\\([%&#_~$])", r"\1", url).strip()
+
+
+def _scan_dollar_math(text: str, i: int) -> tuple[str, int] | None:
+    """Find safe ``$...$`` (or ``$$...$$``) math at ``text[i]``; return (math, next index)."""
+    if text.startswith("$$", i):
+        end = text.find("$$", i + 2)
+        if end == -1:
+            return None
+        math = _check_math(text[i + 2 : end])
+        return None if math is None else (math, end + 2)
+    j = i + 1
+    while j < len(text):
+        if text[j] == "\\":
+            j += 2
+            continue
+        if text[j] == "$":
+            break
+        j += 1
+    else:
+        return None
+    content = text[i + 1 : j]
+    # Like pandoc: "costs $5 and $10" is not math.
+    if not content or content[0] == " " or content[-1] == " ":
+        return None
+    if text[j + 1 : j + 2].isdigit():
+        return None
+    math = _check_math(content)
+    return None if math is None else (math, j + 1)
+
+
+def _tokenize_math(src: str) -> list[str] | None:
+    """Split math source into characters and control sequences (``\\alpha``, ``\\,``)."""
+    tokens: list[str] = []
+    i = 0
+    while i < len(src):
+        char = src[i]
+        if char == "\\":
+            match = _CONTROL_WORD.match(src, i + 1)
+            if match:
+                tokens.append("\\" + match.group())
+                i = match.end()
+            elif i + 1 < len(src):
+                tokens.append(src[i : i + 2])
+                i += 2
+            else:
+                return None
+        else:
+            tokens.append(char)
+            i += 1
+    return tokens
+
+
+class _MathChecker:
+    """Recursive-descent check that math compiles in base LaTeX; rebuilds it as it goes."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+        self.out: list[str] = []
+
+    def peek(self) -> str | None:
+        while self.pos < len(self.tokens) and self.tokens[self.pos] == " ":
+            self.pos += 1
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self) -> str:
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return token
+
+    def write(self, token: str) -> None:
+        if self.out and re.fullmatch(r"\\[A-Za-z]+", self.out[-1]) and token[:1].isalpha():
+            self.out.append(" ")
+        self.out.append(token)
+
+    def check_list(self, in_group: bool) -> bool:
+        has_sup = has_sub = False
+        while True:
+            token = self.peek()
+            if token is None:
+                return not in_group
+            if token == "}":
+                if not in_group:
+                    return False
+                self.write(self.take())
+                return True
+            if token in ("^", "_"):
+                if (has_sup if token == "^" else has_sub) or not self.check_script():
+                    return False
+                has_sup, has_sub = has_sup or token == "^", has_sub or token == "_"
+                continue
+            if token == "'":
+                if has_sup:
+                    return False
+                while self.peek() == "'":
+                    self.write(self.take())
+                has_sup = True
+                if self.peek() == "^":
+                    return False
+                continue
+            if not self.check_atom():
+                return False
+            has_sup = has_sub = False
+
+    def check_script(self) -> bool:
+        self.write(self.take())
+        token = self.peek()
+        if token is None or token in ("^", "_", "'", "}"):
+            return False
+        if token.startswith("\\") and token[1:] not in _MATH_SYMBOLS:
+            return False  # x^\frac12 and friends only work by accident
+        return self.check_atom()
+
+    def check_atom(self) -> bool:
+        token = self.peek()
+        if token is None:
+            return False
+        if token == "{":
+            self.write(self.take())
+            return self.check_list(in_group=True)
+        if not token.startswith("\\"):
+            if token not in _MATH_CHARS:
+                return False
+            self.write(self.take())
+            return True
+        name = token[1:]
+        self.take()
+        if name in _MATH_SYMBOLS or (len(name) == 1 and name in _MATH_CONTROL_SYMBOLS):
+            self.write(token)
+            return True
+        if name in _MATH_ONE_ARG:
+            self.write("\\" + _MATH_ONE_ARG[name])
+            return self.check_argument()
+        if name in _MATH_TWO_ARGS:
+            self.write("\\" + _MATH_TWO_ARGS[name])
+            return self.check_argument() and self.check_argument()
+        if name in _MATH_TEXT:
+            return self.check_text_argument(_MATH_TEXT[name])
+        return False
+
+    def check_argument(self) -> bool:
+        token = self.peek()
+        if token is None or token in ("^", "_", "'", "}"):
+            return False
+        return self.check_atom()
+
+    def check_text_argument(self, command: str) -> bool:
+        if self.peek() != "{":
+            return False
+        self.take()
+        text: list[str] = []
+        while self.pos < len(self.tokens) and self.tokens[self.pos] != "}":
+            text.append(self.take())
+        if self.pos >= len(self.tokens) or not _MATH_TEXT_CHARS.fullmatch("".join(text)):
+            return False
+        self.take()
+        self.write(f"\\{command}{{{''.join(text)}}}")
+        return True
+
+
+def _check_math(src: str) -> str | None:
+    """Return `src` as math that compiles in base LaTeX, or None when it might not."""
+    src = src.strip()
+    if not src:
+        return None
+    tokens = _tokenize_math(src)
+    if tokens is None:
+        return None
+    checker = _MathChecker(tokens)
+    if not checker.check_list(in_group=False):
+        return None
+    math = "".join(checker.out)
+    return math if math and brace_depth_ok(math) else None
+
+
+# --- step 2: encode -------------------------------------------------------------------------
+
+
+def _render(pieces: Iterable[_Piece], *, ascii_only: bool) -> str:
+    """Encode decoded pieces as BibTeX field text."""
+    out: list[str] = []
+    for is_math, content in pieces:
+        if is_math:
+            if out and out[-1].endswith("$"):
+                out.append("{}")  # keep "$a$$b$" from reading as display math
+            out.append(f"${content}$")
+        else:
+            out.append(_encode_text(content, ascii_only=ascii_only))
+    return "".join(out)
+
+
+def _clusters(text: str) -> Iterator[str]:
+    """Yield each character together with the combining marks that follow it."""
+    cluster = ""
+    for char in text:
+        if cluster and unicodedata.category(char).startswith("M"):
+            cluster += char
+            continue
+        if cluster:
+            yield cluster
+        cluster = char
+    if cluster:
+        yield cluster
+
+
+def _encode_text(text: str, *, ascii_only: bool, name: bool = False) -> str:
+    """Encode plain text: ASCII specials escaped, non-ASCII made pdfLaTeX-safe."""
+    out: list[str] = []
+    fallback_run: list[str] = []
+
+    def flush_fallback() -> None:
+        if fallback_run:
+            out.append("{" + "".join(fallback_run) + "}")
+            fallback_run.clear()
+
+    clusters = list(_clusters(text))
+    for index, cluster in enumerate(clusters):
+        if cluster.isascii() and len(cluster) == 1:
+            flush_fallback()
+            if name and not (cluster.isalnum() or cluster in _NAME_PUNCTUATION):
+                out.append(" ")
+            elif cluster == "~" and _is_tie(clusters, index):
+                out.append("~")
+            else:
+                out.append(_ASCII_ESCAPES.get(cluster, cluster))
+            continue
+        encoded = _encode_cluster(cluster, ascii_only)
+        if name and not _starts_with_letter(encoded):
+            encoded = _fallback(cluster)
+        if encoded.startswith("["):
+            fallback_run.append(encoded)
+        else:
+            flush_fallback()
+            out.append(encoded)
+    flush_fallback()
+    return "".join(out)
+
+
+_NAME_PUNCTUATION = frozenset(" .,'-")
+# Apostrophes and dashes in names, as the ASCII that every tool reads the same way.
+_NAME_LOOKALIKES = str.maketrans(dict.fromkeys("’ʼ‘`´", "'") | dict.fromkeys("‐‑‒–—―", "-"))
+_LETTER_MACRO = re.compile(r"\{\\(?:[A-Za-z]+|.)")
+
+
+def _starts_with_letter(encoded: str) -> bool:
+    """Tell whether biber reads the first character of `encoded` as a letter or digit."""
+    if encoded.startswith("{\\"):
+        match = _LETTER_MACRO.match(encoded)
+        macro = match.group()[2:] if match else ""
+        return macro in _ACCENTS or macro in _LETTERS
+    return encoded[:1].isalnum() or encoded.startswith("[")
+
+
+def _is_tie(clusters: list[str], index: int) -> bool:
+    """Tell whether the ``~`` at `index` is a TeX tie (``e.g.~the``) rather than a tilde."""
+    before = clusters[index - 1] if index > 0 else ""
+    after = clusters[index + 1] if index + 1 < len(clusters) else ""
+    if not ((before.isalnum() or before in (".", ",", ";", ":", ")")) and after.isalpha()):
+        return False
+    # In a URL or path (https://host/~user, a/b~c) a tilde is a tilde.
+    start = index
+    while start > 0 and clusters[start - 1] != " ":
+        start -= 1
+    end = index
+    while end < len(clusters) and clusters[end] != " ":
+        end += 1
+    return not any(char in ("/", "@") for char in clusters[start:end])
+
+
+def _is_raw_ok(char: str) -> bool:
+    """Tell whether pdfLaTeX (utf8 inputenc, T1) typesets `char` written as UTF-8."""
+    if char in _RAW_PUNCTUATION:
+        return True
+    return "\u00a1" <= char <= "\u017f" and char not in _RAW_EXCLUDED
+
+
+@lru_cache(maxsize=4096)
+def _convert_char(char: str) -> str | None:
+    """Return pylatexenc's LaTeX for `char` when it is known to compile, else None."""
+    if char in _CONVERSION_OVERRIDES:
+        return _CONVERSION_OVERRIDES[char]
+    from pylatexenc.latexencode import unicode_to_latex
+
+    latex: str = unicode_to_latex(
+        char,
+        non_ascii_only=True,
+        replacement_latex_protection="braces-all",
+        unknown_char_policy="keep",
+        unknown_char_warning=False,
+    )
+    if latex == char or not latex.isascii():
+        return None
+    inner = latex[1:-1] if latex.startswith("{") and latex.endswith("}") else latex
+    names = set(_MACRO_NAME.findall(inner))
+    if inner.startswith("\\ensuremath{") and inner.endswith("}"):
+        ok = set(_MACRO_NAME.findall(inner[len("\\ensuremath{") : -1])) <= _ENSUREMATH_MACROS_OK
+    else:
+        ok = names <= _TEXT_MACROS_OK
+    if not ok or not brace_depth_ok(latex):
+        return None
+    return latex if latex.startswith("{") else "{" + latex + "}"
+
+
+def _encode_char(char: str, ascii_only: bool) -> str | None:
+    """Encode one precomposed character, or return None when it has no safe spelling."""
+    if char.isascii():
+        return _ASCII_ESCAPES.get(char, char) if char.isprintable() else None
+    if not ascii_only and _is_raw_ok(char):
+        return char
+    return _convert_char(char)
+
+
+@lru_cache(maxsize=4096)
+def _encode_cluster(cluster: str, ascii_only: bool) -> str:
+    """Encode a character and its combining marks, degrading gracefully when needed.
+
+    1. The precomposed character, if it has a safe spelling (UTF-8 or pylatexenc LaTeX).
+    2. Otherwise the same letter with as many of its accents as can be written
+       (``ễ`` -> ``ê``, ``ạ`` -> ``a``): stacked accents and dot-below compile with bibtex but
+       biber turns them into UTF-8 that pdfLaTeX rejects.
+    3. Otherwise its compatibility decomposition (``ﬅ`` -> ``st``, full-width ``Ａ`` -> ``A``).
+    4. Otherwise `FALLBACK_FORMAT` for each code point (``[U+5F20]``), so nothing is lost.
+    """
+    composed = unicodedata.normalize("NFC", cluster)
+    if len(composed) == 1:
+        encoded = _encode_char(composed, ascii_only)
+        if encoded is not None:
+            return encoded
+    decomposed = unicodedata.normalize("NFD", composed)
+    base, marks = decomposed[0], decomposed[1:]
+    if not unicodedata.category(base).startswith("M"):
+        # Keep each accent that still leaves a character with a spelling (greedy: linear
+        # even for "Zalgo" text with hundreds of marks on one letter).
+        letter = base
+        for mark in marks:
+            candidate = unicodedata.normalize("NFC", letter + mark)
+            if len(candidate) == 1 and _encode_char(candidate, ascii_only) is not None:
+                letter = candidate
+        encoded = _encode_char(letter, ascii_only)
+        if encoded is not None:
+            return encoded
+    compat = unicodedata.normalize("NFC", unicodedata.normalize("NFKD", composed))
+    if compat != composed and compat.strip():
+        parts = [_encode_char(char, ascii_only) for char in compat]
+        if all(part is not None for part in parts):
+            return "".join(part for part in parts if part is not None)
+    if unicodedata.category(base).startswith("M"):
+        return ""  # a combining mark with nothing to sit on
+    return _fallback(composed)
+
+
+def _fallback(text: str) -> str:
+    """Return `FALLBACK_FORMAT` for each character of `text` that is not a combining mark."""
+    return "".join(
+        FALLBACK_FORMAT.format(ord(char))
+        for char in text
+        if not unicodedata.category(char).startswith("M")
+    )
+
+
+# --- titles ---------------------------------------------------------------------------------
+
+_LEADING_PUNCT = "\"'([‘“«"
+_TRAILING_PUNCT = "\"'.,:;!?)]’”»"
+
+
+def _split_words(pieces: list[_Piece]) -> list[list[_Piece]]:
+    """Split pieces into words at spaces in text; math never splits."""
+    words: list[list[_Piece]] = [[]]
+    for is_math, content in pieces:
+        if is_math:
+            words[-1].append((True, content))
+            continue
+        parts = content.split(" ")
+        for index, part in enumerate(parts):
+            if index:
+                words.append([])
+            if part:
+                words[-1].append((False, part))
+    return [word for word in words if word]
+
+
+def _needs_protection(text: str) -> bool:
+    """Tell whether BibTeX's title lowercasing would damage word `text`."""
+    runs = re.findall(r"[^\W_]+", text)
+    for run in runs:
+        has_upper = any(char.isupper() for char in run)
+        if any(char.isupper() for char in run[1:]):
+            return True  # acronyms and mixed case: CLIP, LLMs, InternVL, mOSCAR
+        if has_upper and any(char.isdigit() for char in run):
+            return True  # Qwen2, 4M
+    # A one-letter capital joined by a hyphen is a name: U-Net, Q-Former.
+    return len(runs) > 1 and any(len(run) == 1 and run.isupper() for run in runs)
+
+
+def _render_title_word(word: list[_Piece], *, ascii_only: bool) -> str:
+    """Encode one title word, bracing its core when BibTeX would change its case."""
+    has_math = any(is_math for is_math, _ in word)
+    text = "".join(content for _, content in word)
+    if not has_math and not _needs_protection(text):
+        return _render(word, ascii_only=ascii_only)
+    lead = trail = ""
+    core = list(word)
+    if not core[0][0]:
+        content = core[0][1]
+        stripped = content.lstrip(_LEADING_PUNCT)
+        lead, core[0] = content[: len(content) - len(stripped)], (False, stripped)
+    if not core[-1][0]:
+        content = core[-1][1]
+        stripped = content.rstrip(_TRAILING_PUNCT)
+        # Keep a closing bracket with its opener: {GPT-4V(ision)}, not {GPT-4V(ision}).
+        while stripped != content and content[len(stripped)] in ")]":
+            opener = "(" if content[len(stripped)] == ")" else "["
+            if stripped.count(opener) <= stripped.count(content[len(stripped)]):
+                break
+            stripped = content[: len(stripped) + 1]
+        trail, core[-1] = content[len(stripped) :], (False, stripped)
+    inner = _render([piece for piece in core if piece[1]], ascii_only=ascii_only)
+    if inner.startswith("\\"):
+        # "{\%..." would be a BibTeX special character, whose letters change case.
+        inner = "{" + inner[:2] + "}" + inner[2:]
+    return (
+        _encode_text(lead, ascii_only=ascii_only)
+        + "{"
+        + inner
+        + "}"
+        + _encode_text(trail, ascii_only=ascii_only)
+    )

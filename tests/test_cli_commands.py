@@ -1,0 +1,218 @@
+"""`readlist list`, `check`, `resolve`, `config`, and what every command shares."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from readlist import __version__
+from readlist.cli import cli
+
+BIB = """% my library
+@misc{zhu2025internvl3,
+  title = {{InternVL3}: Exploring Advanced Training},
+  author = {Jinguo Zhu and Weiyun Wang},
+  year = {2025},
+  eprint = {2504.10479},
+  archivePrefix = {arXiv},
+  keywords = {multimodal, read}
+}
+
+@misc{pending,
+  title = {Some Pending Paper},
+  keywords = {to-read},
+  readlist-status = {unresolved}
+}
+"""
+
+
+def run(*args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def bib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "refs.bib"
+    path.write_text(BIB)
+    return path
+
+
+def all_commands() -> list[list[str]]:
+    found: list[list[str]] = [[]]
+
+    def walk(group: object, prefix: list[str]) -> None:
+        for name, command in getattr(group, "commands", {}).items():
+            found.append([*prefix, name])
+            walk(command, [*prefix, name])
+
+    walk(cli, [])
+    return found
+
+
+@pytest.mark.parametrize("command", all_commands(), ids=lambda c: " ".join(c) or "readlist")
+def test_every_command_has_help(command: list[str]) -> None:
+    result = run(*command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage: " in result.stdout
+    assert run(*command, "-h").exit_code == 0
+
+
+def test_version() -> None:
+    assert run("--version").stdout.strip() == f"readlist, version {__version__}"
+
+
+def test_list_shows_entries_tags_and_status(bib: Path) -> None:
+    result = run("list", "--bib", str(bib))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert re.match(r"zhu2025internvl3\s+2025\s+read\s+InternVL3: Exploring", lines[0])
+    assert lines[0].endswith("[multimodal, read]")
+    assert re.match(r"pending\s+unresolved\s+Some Pending Paper", lines[1])
+    assert "2 entries, 1 unresolved" in result.stderr
+
+
+def test_list_json_and_filters(bib: Path) -> None:
+    rows = json.loads(run("list", "--bib", str(bib), "--json").stdout)
+    assert rows[0]["key"] == "zhu2025internvl3"
+    assert rows[0]["arxiv_id"] == "2504.10479"
+    assert rows[0]["read"] is True and rows[1]["unresolved"] is True
+    only = json.loads(run("list", "--bib", str(bib), "--json", "--unresolved").stdout)
+    assert [r["key"] for r in only] == ["pending"]
+    tagged = json.loads(run("list", "--bib", str(bib), "--json", "-t", "MULTIMODAL").stdout)
+    assert [r["key"] for r in tagged] == ["zhu2025internvl3"]
+
+
+def test_list_missing_bib_and_no_bib(tmp_path: Path) -> None:
+    result = run("list", "--bib", str(tmp_path / "none.bib"))
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {tmp_path / 'none.bib'}: no such .bib file\n"
+    result = run("list")
+    assert result.exit_code == 2
+    assert "no .bib file given" in result.stderr
+
+
+def test_bib_from_environment(bib: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("READLIST_BIB", str(bib))
+    assert "2 entries" in run("list").stderr
+
+
+def test_check_reports_missing_keys(bib: Path) -> None:
+    tex = bib.parent / "paper.tex"
+    tex.write_text(
+        "\\documentclass{article}\n\\begin{document}\n"
+        "See \\citep[p.~3]{zhu2025internvl3, Pending}.\n% \\cite{commented}\n"
+        "\\cite{nothere}\n\\end{document}\n"
+    )
+    result = run("check", str(tex), "--bib", str(bib))
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{tex}:3: Pending (the .bib has 'pending')",
+        f"{tex}:5: nothere",
+    ]
+    assert result.stderr == f"Error: 2 of 3 cited keys missing from {bib}\n"
+
+
+def test_check_passes_when_all_keys_present(bib: Path) -> None:
+    tex = bib.parent / "paper.tex"
+    tex.write_text("\\cite{zhu2025internvl3,pending}\\nocite{*}\n")
+    result = run("check", str(tex), "--bib", str(bib))
+    assert result.exit_code == 0, result.output
+    assert "all 2 cited keys are in" in result.stderr
+
+
+def test_check_missing_tex_is_one_error_line(bib: Path) -> None:
+    result = run("check", "nope.tex", "--bib", str(bib))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: nope.tex")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_resolve_offline_counts_pending_and_changes_nothing(bib: Path) -> None:
+    result = run("resolve", "--bib", str(bib), "--offline")
+    assert result.exit_code == 0, result.output
+    assert "0 resolved, 1 still unresolved" in result.stderr
+    assert bib.read_text() == BIB
+
+
+def test_resolve_without_a_resolver_exits_1(bib: Path) -> None:
+    result = run("resolve", "--bib", str(bib))
+    assert result.exit_code == 1
+    assert "unresolved: pending" in result.stderr
+    assert bib.read_text() == BIB
+
+
+def test_config_path_init_show(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = isolated_env / "config.toml"
+    assert run("config", "path").stdout.strip() == str(path)
+    show = run("config", "show")
+    assert show.exit_code == 0 and "(not created yet)" in show.stdout
+    result = run("config", "init")
+    assert result.exit_code == 0, result.output
+    assert path.exists() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    again = run("config", "init")
+    assert again.exit_code == 1 and "already exists" in again.stderr
+    monkeypatch.setenv("ZOTERO_API_KEY", "sekrit-key-123")
+    shown = run("config", "show")
+    assert "sekrit" not in shown.stdout and "********" in shown.stdout
+    data = json.loads(run("config", "show", "--json").stdout)
+    assert data["zotero"]["api_key"] == "********"
+
+
+def test_config_flag_must_name_an_existing_file(tmp_path: Path) -> None:
+    result = run("--config", str(tmp_path / "nope.toml"), "config", "show")
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {tmp_path / 'nope.toml'}: no such file\n"
+
+
+def test_bad_config_value_names_file_and_key(isolated_env: Path, bib: Path) -> None:
+    (isolated_env / "config.toml").write_text('[arxiv]\ndelay_seconds = "fast"\n')
+    result = run("list", "--bib", str(bib))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {isolated_env / 'config.toml'}: arxiv.delay_seconds")
+
+
+def test_unexpected_errors_have_no_traceback(bib: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr("readlist.library.load_entries", boom)
+    result = CliRunner().invoke(cli, ["list", "--bib", str(bib)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "unexpected RuntimeError: kaboom" in result.stderr
+    monkeypatch.setenv("READLIST_DEBUG", "1")
+    result = CliRunner().invoke(cli, ["list", "--bib", str(bib)])
+    assert isinstance(result.exception, RuntimeError)
+
+
+def test_readme_commands_are_the_ones_ci_runs() -> None:
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    blocks = re.findall(r"```(?:sh|bash|console)\n(.*?)```", readme, re.S)
+    setup = [line for line in blocks[0].splitlines() if line.strip()]
+    assert len(setup) == 2, "the README's set-up block has exactly two commands"
+    run_example, test_command = setup
+    assert test_command in (root / ".ci" / "run").read_text()
+    assert "readlist add examples/" in run_example
+    example = re.search(r"readlist (add .*)$", run_example)
+    assert example is not None
+    assert (root / example.group(1).split()[1]).is_file()
+
+
+def test_readme_example_command_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    example = re.search(r"readlist (add examples/\S+ [^`\n]*)", readme)
+    assert example is not None
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "examples").symlink_to(root / "examples")
+    result = run(*example.group(1).split())
+    assert result.exit_code == 0, result.output
+    assert os.path.getsize(tmp_path / "refs.bib") > 0

@@ -1,0 +1,187 @@
+"""Core operations on the .bib: add (dedupe, keys, tags) and resolve in place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from readlist.bibfile import read_bib
+from readlist.errors import SelectionError
+from readlist.library import BibOptions, add_papers, resolve_in_place
+from readlist.models import ArxivId, Listing, Paper
+from readlist.resolve import ListingOnlyResolver, Resolution, paper_from_listing
+from readlist.select import parse_pick, select
+
+HEAD = "% keep me\n@string{x = {y}}\n\n@misc{zhu2025internvl3,\n  title = {Taken Key}\n}\n"
+
+
+def paper(title: str, **kw: object) -> Paper:
+    return Paper(title=title, **kw)  # type: ignore[arg-type]
+
+
+def test_add_dedupes_by_id_doi_and_title_and_never_renames(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_text(HEAD)
+    papers = [
+        paper(
+            "InternVL3: Exploring Advanced",
+            authors=("Jinguo Zhu",),
+            year=2025,
+            arxiv_id=ArxivId("2504.10479"),
+            resolved=True,
+        ),
+        paper("InternVL3: Exploring advanced!", arxiv_id=ArxivId("2504.10479", 3)),
+        paper("Taken key", doi="10.1/x"),
+        paper("Another", doi="10.1/X"),
+        paper("InternVL3 again", authors=("Jinguo Zhu",), year=2025, resolved=True),
+    ]
+    outcome = add_papers(path, papers, BibOptions())
+    assert [a.key for a in outcome.added] == ["zhu2025internvl3a", "another", "zhu2025internvl3b"]
+    assert [(p.key, p.reason) for p in outcome.present] == [
+        ("zhu2025internvl3a", "arXiv:2504.10479"),
+        ("zhu2025internvl3", "same title"),
+    ]
+    text = path.read_text()
+    assert text.startswith(HEAD)
+    assert "readlist-status" in text.split("@misc{another")[1]  # unresolved are marked
+    assert "readlist-status" not in text.split("@misc{zhu2025internvl3a")[1].split("@misc")[0]
+
+
+def test_add_dry_run_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    outcome = add_papers(path, [paper("A Paper")], BibOptions(), dry_run=True)
+    assert outcome.text.startswith("@misc{") and not outcome.written
+    assert not path.exists()
+
+
+def test_add_merges_tags_once_per_entry(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_text("@misc{a,\n  title = {A Paper},\n  keywords = {x}\n}\n")
+    papers = [paper("A Paper", tags=("y",)), paper("A paper", tags=("z", "x"))]
+    outcome = add_papers(path, papers, BibOptions(), merge_tags=True)
+    assert [p.new_tags for p in outcome.present] == [("y",), ("z",)]
+    assert path.read_text() == "@misc{a,\n  title = {A Paper},\n  keywords = {x, y, z}\n}\n"
+
+
+class FakeResolver:
+    """Resolve listings whose title is in `known`; leave the rest unresolved."""
+
+    def __init__(self, known: dict[str, Paper]) -> None:
+        self.known = known
+        self.seen: list[Listing] = []
+
+    def resolve(self, listings: Sequence[Listing]) -> list[Resolution]:
+        self.seen.extend(listings)
+        out = []
+        for item in listings:
+            hit = self.known.get(item.title or "")
+            if hit:
+                out.append(Resolution(item, hit))
+            else:
+                out.append(Resolution(item, paper_from_listing(item), reason="no match"))
+        return out
+
+
+def test_resolve_in_place_keeps_key_tags_and_everything_else(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    add_papers(
+        path, [paper("Some Pending Paper", tags=("to-read",)), paper("Other One")], BibOptions()
+    )
+    path.write_text("% top\n" + path.read_text() + "% tail")
+    before = path.read_text()
+    first = read_bib(path).entries[0]
+    key = first.key
+    resolved = paper(
+        "Some Pending Paper",
+        authors=("Ada Lovelace",),
+        year=2024,
+        month=5,
+        arxiv_id=ArxivId("2405.00001"),
+        primary_category="cs.LG",
+        tags=("ml",),
+        resolved=True,
+    )
+    resolver = FakeResolver({"Some Pending Paper": resolved})
+    outcome = resolve_in_place(path, resolver, BibOptions())
+    assert [k for k, _ in outcome.resolved] == [key]
+    assert [reason for _, reason in outcome.unresolved] == ["no match"]
+    after = path.read_text()
+    entries = read_bib(path).entries
+    assert entries[0].key == key and not entries[0].is_unresolved
+    assert entries[0].fields["eprint"] == "2405.00001"
+    assert entries[0].tags == ["to-read", "ml"]
+    assert entries[1].is_unresolved
+    # nothing outside the resolved entry changed
+    assert after.startswith(before[: first.start])
+    assert after.endswith(before[first.end :])
+
+
+def test_resolve_listing_for_offline_identifier(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    listing = Listing(arxiv_id=ArxivId("2504.10479", 2))
+    add_papers(path, [paper_from_listing(listing)], BibOptions())
+    resolver = FakeResolver({})
+    resolve_in_place(path, resolver, BibOptions())
+    assert resolver.seen[0].arxiv_id == ArxivId("2504.10479")
+    assert resolver.seen[0].title is None
+
+
+def test_listing_only_resolver_marks_everything_unresolved() -> None:
+    listing = Listing(title="T", abstract="A")
+    (result,) = ListingOnlyResolver("offline").resolve([listing])
+    assert not result.resolved and result.reason == "offline"
+    assert result.paper == replace(paper("T", abstract="A"))
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("1", [0]),
+        ("1,4-6", [0, 3, 4, 5]),
+        ("6,1 2", [0, 1, 5]),
+        ("8-", [7, 8, 9]),
+        ("-2", [0, 1]),
+        ("all", list(range(10))),
+        ("3-3", [2]),
+    ],
+)
+def test_parse_pick(spec: str, expected: list[int]) -> None:
+    assert parse_pick(spec, 10) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("11", "out of range; the listing has 10 papers"),
+        ("0", "not a valid range"),
+        ("5-2", "not a valid range"),
+        ("x", "not a number or range"),
+        (",", "no paper numbers"),
+    ],
+)
+def test_parse_pick_errors(spec: str, message: str) -> None:
+    with pytest.raises(SelectionError, match=message):
+        parse_pick(spec, 10)
+
+
+def test_select_union_of_pick_and_match() -> None:
+    items = [
+        Listing(title=t, abstract=a)
+        for t, a in [("Alpha", "about video\nunderstanding"), ("Beta", "text"), ("Gamma", "x")]
+    ]
+    assert select(items, pick=["3"], match=["VIDEO understanding"]) == [items[0], items[2]]
+    assert select(items, take_all=True) == items
+    with pytest.raises(SelectionError, match="matched none of the 3 papers"):
+        select(items, match=["audio"])
+
+
+def test_merge_tags_compares_and_writes_escaped_tags(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_text("@misc{a,\n  title = {A Paper},\n  keywords = {Vision\\_Language}\n}\n")
+    papers = [paper("A Paper", tags=("vision_language", "new_tag"))]
+    outcome = add_papers(path, papers, BibOptions(), merge_tags=True)
+    assert outcome.present[0].new_tags == ("new_tag",)
+    assert "keywords = {Vision\\_Language, new\\_tag}" in path.read_text()
