@@ -44,6 +44,12 @@ def shared() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="session")
+def texmfvar(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A font cache shared by every LaTeX compilation of the session (fonts are made once)."""
+    return tmp_path_factory.mktemp("texmf-var")
+
+
 def listing_files() -> list[Path]:
     return sorted((SHARED / "listings").glob("*.txt")) if SHARED.is_dir() else []
 

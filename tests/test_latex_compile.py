@@ -321,12 +321,6 @@ def normalized(text: str) -> str:
 # --- fixtures: one compilation per style and scenario ----------------------------------------
 
 
-@pytest.fixture(scope="session")
-def texmfvar(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A font cache shared by every compilation of the session (bitmap fonts are made once)."""
-    return tmp_path_factory.mktemp("texmf-var")
-
-
 def _compile(
     tmp_path_factory: pytest.TempPathFactory,
     texmfvar: Path,

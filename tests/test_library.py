@@ -185,3 +185,29 @@ def test_merge_tags_compares_and_writes_escaped_tags(tmp_path: Path) -> None:
     outcome = add_papers(path, papers, BibOptions(), merge_tags=True)
     assert outcome.present[0].new_tags == ("new_tag",)
     assert "keywords = {Vision\\_Language, new\\_tag}" in path.read_text()
+
+
+def _add_batch(path: str, batch: int) -> None:
+    papers = [
+        paper(f"Paper {batch} number {i}", arxiv_id=ArxivId(f"2401.{batch}{i:04d}"))
+        for i in range(5)
+    ]
+    add_papers(Path(path), papers, BibOptions())
+
+
+def test_concurrent_adds_lose_nothing(tmp_path: Path) -> None:
+    import multiprocessing
+
+    path = tmp_path / "refs.bib"
+    path.write_text("% mine\n")
+    ctx = multiprocessing.get_context("fork")
+    workers = [ctx.Process(target=_add_batch, args=(str(path), b)) for b in range(1, 7)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+        assert w.exitcode == 0
+    entries = read_bib(path).entries
+    assert len(entries) == 30
+    assert len({e.key for e in entries}) == 30
+    assert path.read_text().startswith("% mine\n")
