@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,6 +114,15 @@ def _bib_path(config: Config, *, required: bool = True) -> Path | None:
     return path
 
 
+def _existing_bib(config: Config) -> Path:
+    """The configured .bib, which must exist (for commands that only read or edit it)."""
+    path = _bib_path(config)
+    assert path is not None
+    if not path.exists():
+        raise InputError(str(path), "no such .bib file")
+    return path
+
+
 def _bib_options(config: Config) -> BibOptions:
     from readlist.library import BibOptions
 
@@ -198,29 +207,67 @@ def _pick_interactively(listings: Sequence[Listing], known: dict[int, str]) -> l
         try:
             return select(listings, pick=[answer])
         except SelectionError as exc:
-            _err(f"Error: {exc}")
+            _err(f"Error: {str(exc).removeprefix('--pick: ')}")
 
 
-def _tagged(papers: Sequence[Paper], config: Config, extra: Sequence[str]) -> list[Paper]:
+def _tagger(
+    config: Config, *, always: Sequence[str] = (), extra: Sequence[str] = ()
+) -> Callable[[str, str | None], tuple[str, ...]]:
+    """Return a function from (title, abstract) to tags, from the config's keyword rules."""
     from readlist.tags import assign_tags, compile_rules
 
     rules = compile_rules(config.tagging.rules)
-    return [
-        replace(
-            p,
-            tags=assign_tags(
-                {"title": p.title, "abstract": p.abstract},
-                rules,
-                fields=config.tagging.fields,
-                always=config.tagging.always,
-                extra=extra,
-            ),
-        )
-        for p in papers
-    ]
+
+    def tag(title: str, abstract: str | None) -> tuple[str, ...]:
+        texts = {"title": title, "abstract": abstract}
+        fields = config.tagging.fields
+        return assign_tags(texts, rules, fields=fields, always=always, extra=extra)
+
+    return tag
 
 
-def _report_add(outcome: AddOutcome, *, offline: bool, dry_run: bool, reasons: dict) -> int:
+def _tagged(papers: Sequence[Paper], config: Config, extra: Sequence[str]) -> list[Paper]:
+    tag = _tagger(config, always=config.tagging.always, extra=extra)
+    return [replace(p, tags=tag(p.title, p.abstract)) for p in papers]
+
+
+def _add_json(outcome: AddOutcome, reasons: dict[int, str | None]) -> dict[str, Any]:
+    def paper_json(paper: Paper) -> dict[str, Any]:
+        return {
+            "title": paper.title,
+            "arxiv_id": paper.arxiv_id.id if paper.arxiv_id else None,
+            "tags": list(paper.tags),
+        }
+
+    return {
+        "bib": str(outcome.path),
+        "written": outcome.written,
+        "added": [
+            {
+                "key": a.key,
+                **paper_json(a.paper),
+                "resolved": a.paper.resolved,
+                "reason": None if a.paper.resolved else reasons.get(id(a.paper.listing)),
+            }
+            for a in outcome.added
+        ],
+        "present": [
+            {
+                "key": p.key,
+                **paper_json(p.paper),
+                "reason": p.reason,
+                "line": p.line,
+                "tags_added": list(p.new_tags),
+            }
+            for p in outcome.present
+        ],
+        "bibtex": outcome.text,
+    }
+
+
+def _report_add(
+    outcome: AddOutcome, *, offline: bool, dry_run: bool, reasons: dict[int, str | None]
+) -> int:
     for added in outcome.added:
         _err(f"+ {added.key}  {added.paper.title}")
     for present in outcome.present:
@@ -272,6 +319,7 @@ def _report_add(outcome: AddOutcome, *, offline: bool, dry_run: bool, reasons: d
 )
 @click.option("--merge-tags", is_flag=True, help="Merge new tags into entries already present.")
 @click.option("-n", "--dry-run", is_flag=True, help="Print the entries instead of writing.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON on stdout.")
 @click.pass_obj
 def add(
     state: AppState,
@@ -285,6 +333,7 @@ def add(
     style: str | None,
     merge_tags: bool,
     dry_run: bool,
+    as_json: bool,
 ) -> None:
     """Add papers from listings, arXiv IDs or URLs (`-` reads stdin) to the .bib.
 
@@ -319,7 +368,9 @@ def add(
     reasons = {id(r.listing): r.reason for r in resolutions}
     papers = _tagged([r.paper for r in resolutions], config, tags)
     outcome = add_papers(path, papers, _bib_options(config), merge_tags=merge_tags, dry_run=dry_run)
-    if dry_run and outcome.text:
+    if as_json:
+        click.echo(json.dumps(_add_json(outcome, reasons), indent=2, ensure_ascii=False))
+    elif dry_run and outcome.text:
         click.echo(outcome.text, nl=False)
     sys.exit(_report_add(outcome, offline=offline, dry_run=dry_run, reasons=reasons))
 
@@ -385,10 +436,7 @@ def list_(
     from readlist.library import load_entries
 
     config = state.config(**{"library.bib": bib})
-    path = _bib_path(config)
-    assert path is not None
-    if not path.exists():
-        raise InputError(str(path), "no such .bib file")
+    path = _existing_bib(config)
     rows = [_entry_row(e) for e in load_entries(path).entries]
     wanted = {t.lower() for t in tags}
     rows = [
@@ -420,10 +468,7 @@ def resolve(state: AppState, bib: Path | None, offline: bool, dry_run: bool) -> 
     from readlist.resolve import ListingOnlyResolver
 
     config = state.config(**{"library.bib": bib})
-    path = _bib_path(config)
-    assert path is not None
-    if not path.exists():
-        raise InputError(str(path), "no such .bib file")
+    path = _existing_bib(config)
     resolver = ListingOnlyResolver(OFFLINE if offline else NO_RESOLVER)
     outcome = resolve_in_place(path, resolver, _bib_options(config), dry_run=dry_run)
     for key, paper in outcome.resolved:
@@ -432,6 +477,29 @@ def resolve(state: AppState, bib: Path | None, offline: bool, dry_run: bool) -> 
         _err(f"unresolved: {key}: {reason}")
     _err(f"{len(outcome.resolved)} resolved, {len(outcome.unresolved)} still unresolved")
     sys.exit(1 if outcome.unresolved and not offline else 0)
+
+
+@cli.command()
+@bib_option
+@click.option("-n", "--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.pass_obj
+def retag(state: AppState, bib: Path | None, dry_run: bool) -> None:
+    """Re-apply the [tags] keyword rules to every entry, adding the tags it now matches.
+
+    Tags are only added, never removed, and `[tagging] always` is not applied again (a
+    `to-read` you removed stays removed). Nothing but `keywords` changes.
+    """
+    from readlist.library import retag_in_place
+
+    config = state.config(**{"library.bib": bib})
+    path = _existing_bib(config)
+    outcome = retag_in_place(
+        path, _tagger(config), ascii_only=config.bibtex.style == "bibtex", dry_run=dry_run
+    )
+    for key, tags in outcome.changed:
+        click.echo(f"{key}: + {', '.join(tags)}")
+    note = " (dry run: nothing written)" if dry_run else ""
+    _err(f"{len(outcome.changed)} of {outcome.checked} entries gained tags{note}")
 
 
 @cli.command()
@@ -444,10 +512,7 @@ def check(state: AppState, tex: Path, bib: Path | None) -> None:
     from readlist.texcheck import cite_keys_in_tex, missing_keys
 
     config = state.config(**{"library.bib": bib})
-    path = _bib_path(config)
-    assert path is not None
-    if not path.exists():
-        raise InputError(str(path), "no such .bib file")
+    path = _existing_bib(config)
     keys = {e.key for e in load_entries(path).entries}
     uses = cite_keys_in_tex(tex)
     missing = missing_keys(uses, keys)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -97,8 +97,6 @@ def add_papers(
     entry's `keywords` in place. Existing keys are never renamed; new keys avoid them.
     """
     from readlist.citekey import make_citekey
-    from readlist.latex import bibtex_escape
-    from readlist.tags import format_keywords
 
     outcome = AddOutcome(path=path)
     with locked(path):
@@ -129,24 +127,8 @@ def add_papers(
             new_texts.append(_format(paper, key, options, eol))
             outcome.added.append(Added(key, paper))
 
-        # The user's own keywords are kept as written; only the new tags are appended.
-        ascii_only = options.style == "bibtex"
         edits = [
-            (
-                entry.start,
-                entry.end,
-                set_field(
-                    bib.text[entry.start : entry.end],
-                    "keywords",
-                    format_keywords(
-                        [
-                            *filter(None, [entry.fields.get("keywords", "").strip()]),
-                            *(bibtex_escape(t, ascii_only=ascii_only) for t in pending),
-                        ]
-                    ),
-                    eol,
-                ),
-            )
+            _tags_edit(bib, entry, pending, ascii_only=options.style == "bibtex")
             for entry, pending in tag_updates.values()
             if pending
         ]
@@ -157,6 +139,66 @@ def add_papers(
         text = appended_text(text, eol, new_texts)
         if not dry_run:
             write_atomic(path, bib.encode(text))
+            outcome.written = True
+    return outcome
+
+
+def _tags_edit(
+    bib: BibFile, entry: BibEntry, additions: Sequence[str], *, ascii_only: bool
+) -> tuple[int, int, str]:
+    """The edit that appends `additions` to an entry's `keywords`, keeping the rest as written."""
+    from readlist.latex import bibtex_escape
+    from readlist.tags import format_keywords
+
+    value = format_keywords(
+        [
+            *filter(None, [entry.fields.get("keywords", "").strip()]),
+            *(bibtex_escape(tag, ascii_only=ascii_only) for tag in additions),
+        ]
+    )
+    raw = bib.text[entry.start : entry.end]
+    return entry.start, entry.end, set_field(raw, "keywords", value, bib.eol)
+
+
+@dataclass
+class RetagOutcome:
+    path: Path
+    changed: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (key, new tags)
+    checked: int = 0
+    written: bool = False
+
+
+def retag_in_place(
+    path: Path,
+    tagger: Callable[[str, str | None], Sequence[str]],
+    *,
+    ascii_only: bool = True,
+    dry_run: bool = False,
+) -> RetagOutcome:
+    """Add the tags `tagger(title, abstract)` finds to every entry's `keywords`, in place.
+
+    Tags are only ever added: a tag the user removed by hand stays removed unless a rule
+    matches again, and no other byte of the file changes.
+    """
+    outcome = RetagOutcome(path=path)
+    with locked(path):
+        bib = read_bib(path)
+        edits = []
+        for entry in bib.entries:
+            title = plain_field(entry.get("title") or "")
+            if not title:
+                continue
+            outcome.checked += 1
+            abstract = plain_field(entry.get("abstract") or "") or None
+            have = {t.casefold() for t in plain_tags(entry)}
+            additions = tuple(
+                dict.fromkeys(t for t in tagger(title, abstract) if t.casefold() not in have)
+            )
+            if additions:
+                edits.append(_tags_edit(bib, entry, additions, ascii_only=ascii_only))
+                outcome.changed.append((entry.key, additions))
+        if edits and not dry_run:
+            write_atomic(path, bib.encode(replace_spans(bib.text, edits)))
             outcome.written = True
     return outcome
 

@@ -264,3 +264,19 @@ def test_all_sample_listings_give_one_entry_per_distinct_paper(workdir: Path, sh
     assert len({e.key for e in entries}) == 167
     again = run("add", *files, "--all", "--offline", "--bib", "refs.bib")
     assert "0 added, 167 already present" in again.stderr
+
+
+def test_add_json_summary(workdir: Path) -> None:
+    import json
+
+    result = run("add", "listing.txt", "--pick", "1", "--offline", "--bib", "refs.bib", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["written"] is True and data["present"] == []
+    (added,) = data["added"]
+    assert added["title"].startswith("Re-ranking the Context")
+    assert added["tags"] == ["retrieval", "to-read"]
+    assert added["resolved"] is False and added["reason"] == "added offline"
+    again = json.loads(run("add", "listing.txt", "--pick", "1", "--offline", "--bib", "refs.bib",
+                           "--json").stdout)
+    assert again["added"] == [] and again["present"][0]["key"] == added["key"]

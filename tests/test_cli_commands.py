@@ -216,3 +216,21 @@ def test_readme_example_command_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
     result = run(*example.group(1).split())
     assert result.exit_code == 0, result.output
     assert os.path.getsize(tmp_path / "refs.bib") > 0
+
+
+def test_retag_adds_matching_tags_in_place(bib: Path, isolated_env: Path) -> None:
+    (isolated_env / "config.toml").write_text(
+        '[tags]\nmllm = ["InternVL*"]\npending = ["pending"]\nnever = ["zebra"]\n'
+        '[tagging]\nalways = ["to-read"]\n'
+    )
+    dry = run("retag", "--bib", str(bib), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert dry.stdout.splitlines() == ["zhu2025internvl3: + mllm", "pending: + pending"]
+    assert bib.read_text() == BIB
+    result = run("retag", "--bib", str(bib))
+    assert "2 of 2 entries gained tags" in result.stderr
+    text = bib.read_text()
+    assert "keywords = {multimodal, read, mllm}" in text  # `always` is not re-applied
+    assert "keywords = {to-read, pending}" in text
+    assert text.replace(", mllm}", "}").replace(", pending}", "}") == BIB
+    assert "0 of 2 entries gained tags" in run("retag", "--bib", str(bib)).stderr
