@@ -23,7 +23,7 @@ from readlist.errors import InputError, ReadlistError
 
 if TYPE_CHECKING:
     from readlist.config import Config
-    from readlist.library import AddOutcome, BibOptions
+    from readlist.library import AddOutcome
     from readlist.models import Listing, Paper
 
 NO_RESOLVER = "arXiv resolution is not available in this version of readlist"
@@ -39,9 +39,7 @@ class ReadlistGroup(click.Group):
         except ReadlistError as exc:
             if _debugging():
                 raise
-            error = click.ClickException(str(exc))
-            error.exit_code = exc.exit_code
-            raise error from exc
+            raise click.ClickException(str(exc)) from exc
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except BrokenPipeError:
@@ -121,17 +119,6 @@ def _existing_bib(config: Config) -> Path:
     if not path.exists():
         raise InputError(str(path), "no such .bib file")
     return path
-
-
-def _bib_options(config: Config) -> BibOptions:
-    from readlist.library import BibOptions
-
-    return BibOptions(
-        style=config.bibtex.style,
-        citekey=config.bibtex.citekey,
-        lowercase_keys=config.bibtex.lowercase_keys,
-        abstract=config.bibtex.abstract,
-    )
 
 
 def _read_listings(sources: Sequence[str]) -> list[Listing]:
@@ -367,7 +354,7 @@ def add(
     resolutions = resolver.resolve(chosen)
     reasons = {id(r.listing): r.reason for r in resolutions}
     papers = _tagged([r.paper for r in resolutions], config, tags)
-    outcome = add_papers(path, papers, _bib_options(config), merge_tags=merge_tags, dry_run=dry_run)
+    outcome = add_papers(path, papers, config.bibtex, merge_tags=merge_tags, dry_run=dry_run)
     if as_json:
         click.echo(json.dumps(_add_json(outcome, reasons), indent=2, ensure_ascii=False))
     elif dry_run and outcome.text:
@@ -470,7 +457,7 @@ def resolve(state: AppState, bib: Path | None, offline: bool, dry_run: bool) -> 
     config = state.config(**{"library.bib": bib})
     path = _existing_bib(config)
     resolver = ListingOnlyResolver(OFFLINE if offline else NO_RESOLVER)
-    outcome = resolve_in_place(path, resolver, _bib_options(config), dry_run=dry_run)
+    outcome = resolve_in_place(path, resolver, config.bibtex, dry_run=dry_run)
     for key, paper in outcome.resolved:
         _err(f"resolved: {key}  arXiv:{paper.arxiv_id}  {paper.title}")
     for key, reason in outcome.unresolved:

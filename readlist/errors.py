@@ -10,9 +10,7 @@ from pathlib import Path
 
 
 class ReadlistError(Exception):
-    """Base class for every error readlist reports to the user."""
-
-    exit_code = 1
+    """Base class for every error readlist reports to the user (exit code 1)."""
 
 
 class InputError(ReadlistError):

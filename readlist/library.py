@@ -19,18 +19,12 @@ from readlist.bibfile import (
     set_field,
     write_atomic,
 )
+from readlist.config import BibtexConfig
 from readlist.models import Listing, Paper
 from readlist.resolve import Resolver
 
-
-@dataclass(frozen=True)
-class BibOptions:
-    """How new entries are written (from `[bibtex]` in the config)."""
-
-    style: str = "bibtex"
-    citekey: str = "{auth}{year}{shorttitle}"
-    lowercase_keys: bool = True
-    abstract: bool = True
+# How new entries are written: the config's `[bibtex]` section, as it is.
+BibOptions = BibtexConfig
 
 
 @dataclass(frozen=True)

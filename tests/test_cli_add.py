@@ -277,6 +277,7 @@ def test_add_json_summary(workdir: Path) -> None:
     assert added["title"].startswith("Re-ranking the Context")
     assert added["tags"] == ["retrieval", "to-read"]
     assert added["resolved"] is False and added["reason"] == "added offline"
-    again = json.loads(run("add", "listing.txt", "--pick", "1", "--offline", "--bib", "refs.bib",
-                           "--json").stdout)
+    again = json.loads(
+        run("add", "listing.txt", "--pick", "1", "--offline", "--bib", "refs.bib", "--json").stdout
+    )
     assert again["added"] == [] and again["present"][0]["key"] == added["key"]
