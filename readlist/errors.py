@@ -49,3 +49,28 @@ class SelectionError(ReadlistError):
 
 class TexFileError(ReadlistError):
     """A .tex file given to `readlist check` cannot be read."""
+
+
+class ApiError(ReadlistError):
+    """A remote API (arXiv, Hugging Face, Zotero) did not give a usable answer."""
+
+    service = "API"
+
+    def __init__(self, url: str, message: str, status: int | None = None) -> None:
+        self.url = url
+        self.status = status
+        self.message = message
+        code = f" (HTTP {status})" if status else ""
+        super().__init__(f"{self.service}{code}: {message} [{url}]")
+
+
+class ArxivError(ApiError):
+    """The arXiv API failed: an HTTP error after retries, a timeout, or a bad feed."""
+
+    service = "arXiv API"
+
+
+class HuggingFaceError(ApiError):
+    """The Hugging Face papers API failed after retries, or answered nonsense."""
+
+    service = "Hugging Face API"
