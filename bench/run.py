@@ -9,6 +9,10 @@ Run from the repository root with the project installed:
    `bibtexparser.parse_file` of the same file. Both run as fresh processes, so both pay
    interpreter start-up; peak memory (max RSS) is reported for both. Target: ratio <= 1.5.
 2. start-up: `readlist --help` against `python -c pass`. Target: <= 150 ms.
+3. resolve: `readlist add` of every sample listing against loopback arXiv and Hugging Face
+   doubles (tests/fakeapis.py) that enforce arXiv's real 3 s pacing: requests per listing and
+   wall time against the pacing floor ((arXiv requests - 1) x 3 s), cold and warm.
+   Targets: cold <= 45 s, warm < 2 s with no requests, zero wrong arXiv IDs.
 """
 
 from __future__ import annotations
@@ -146,21 +150,84 @@ def bench_startup(repeats: int, env: dict[str, str]) -> None:
     print(f"  ratio                   : {ours / base:6.2f}")
 
 
+def bench_resolve(workdir: Path, env: dict[str, str]) -> None:
+    root = Path(__file__).resolve().parents[1]
+    shared = root.parent / "shared"
+    if not (shared / "listings").is_dir():
+        print("resolve: skipped (../shared/listings not found)")
+        return
+    sys.path.insert(0, str(root / "tests"))
+    from fakeapis import FakeArxiv, FakeHf, sample_papers
+
+    from readlist.bibfile import read_bib
+    from readlist.library import plain_field
+    from readlist.normalize import normalize_title
+
+    world = sample_papers(shared / "listings")
+    files = [str(p) for p in sorted((shared / "listings").glob("*.txt"))]
+    delay = 3.0
+    with FakeArxiv(world.papers, min_interval=delay) as arxiv, FakeHf(world.papers) as hf:
+        run_env = {
+            **env,
+            "READLIST_ARXIV_API_URL": arxiv.url,
+            "READLIST_HF_API_URL": hf.url,
+            "READLIST_CACHE_DIR": str(workdir / "resolve-cache"),
+        }
+        bib = workdir / "resolved.bib"
+        cmd = [*READLIST, "add", *files, "--all", "--bib", str(bib)]
+        timings = []
+        for label in ("cold", "warm"):
+            before = (len(arxiv.requests), len(hf.requests))
+            start = time.perf_counter()
+            subprocess.run(cmd, env=run_env, capture_output=True, check=False)
+            elapsed = time.perf_counter() - start
+            counts = (len(arxiv.requests) - before[0], len(hf.requests) - before[1])
+            timings.append((label, elapsed, counts))
+            if label == "cold":
+                bib.unlink(missing_ok=True)  # warm: same listings, fresh .bib, full cache
+        entries = read_bib(bib).entries
+    wrong = resolved = 0
+    for entry in entries:
+        truth = world.truth.get(normalize_title(plain_field(entry.fields.get("title", ""))))
+        if not entry.is_unresolved:
+            resolved += 1
+            wrong += entry.fields.get("eprint") != truth
+    findable = sum(1 for t in world.truth.values() if t)
+    listings = len(world.truth)
+    print(f"resolve {listings} distinct listings against loopback APIs with {delay:.0f} s pacing:")
+    for label, elapsed, (n_arxiv, n_hf) in timings:
+        floor = max(0, n_arxiv - 1) * delay
+        print(
+            f"  {label}: {elapsed:6.1f} s  arXiv requests {n_arxiv:3d}  HF requests {n_hf:4d}  "
+            f"({(n_arxiv + n_hf) / listings:.2f} per listing)  pacing floor {floor:5.1f} s  "
+            f"ratio {elapsed / floor if floor else float('nan'):.2f}"
+        )
+    print(f"  resolved {resolved} of {findable} findable ({resolved / findable:.1%}), "
+          f"wrong arXiv IDs: {wrong}, pacing violations: {arxiv.violations}")
+    cold, warm = timings[0][1], timings[1][1]
+    ok = cold <= 45 and warm < 2 and wrong == 0 and sum(timings[1][2]) == 0
+    print(f"  targets (cold <= 45 s, warm < 2 s with 0 requests, 0 wrong): {'ok' if ok else 'MISSED'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("only", nargs="*", help="benchmarks to run: add, startup (default: all)")
+    parser.add_argument(
+        "only", nargs="*", help="benchmarks to run: add, startup, resolve (default: all)"
+    )
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("READLIST_")}
     with tempfile.TemporaryDirectory(prefix="readlist-bench-") as tmp:
         workdir = Path(tmp)
         env["READLIST_CONFIG"] = str(workdir / "config.toml")
         env["READLIST_CACHE_DIR"] = str(workdir / "cache")
-        selected = args.only or ["add", "startup"]
+        selected = args.only or ["add", "startup", "resolve"]
         if "add" in selected:
             bench_add(workdir, 3 if args.quick else 5, env)
         if "startup" in selected:
             bench_startup(5 if args.quick else 20, env)
+        if "resolve" in selected:
+            bench_resolve(workdir, env)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,11 @@ Core modules are imported inside the commands so that `readlist --help` starts f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
     from readlist.config import Config
     from readlist.library import AddOutcome
     from readlist.models import Listing, Paper
+    from readlist.resolve import Resolution, Resolver
 
-NO_RESOLVER = "arXiv resolution is not available in this version of readlist"
 OFFLINE = "added offline"
 
 
@@ -218,7 +219,7 @@ def _tagged(papers: Sequence[Paper], config: Config, extra: Sequence[str]) -> li
     return [replace(p, tags=tag(p.title, p.abstract)) for p in papers]
 
 
-def _add_json(outcome: AddOutcome, reasons: dict[int, str | None]) -> dict[str, Any]:
+def _add_json(outcome: AddOutcome, reasons: dict[int, Resolution]) -> dict[str, Any]:
     def paper_json(paper: Paper) -> dict[str, Any]:
         return {
             "title": paper.title,
@@ -234,7 +235,8 @@ def _add_json(outcome: AddOutcome, reasons: dict[int, str | None]) -> dict[str, 
                 "key": a.key,
                 **paper_json(a.paper),
                 "resolved": a.paper.resolved,
-                "reason": None if a.paper.resolved else reasons.get(id(a.paper.listing)),
+                "reason": _reason(a.paper, reasons),
+                "candidates": list(_candidates(a.paper, reasons)),
             }
             for a in outcome.added
         ],
@@ -252,8 +254,25 @@ def _add_json(outcome: AddOutcome, reasons: dict[int, str | None]) -> dict[str, 
     }
 
 
+def _reason(paper: Paper, resolutions: dict[int, Resolution]) -> str | None:
+    if paper.resolved:
+        return None
+    found = resolutions.get(id(paper.listing))
+    return (found.reason if found else None) or OFFLINE
+
+
+def _candidates(paper: Paper, resolutions: dict[int, Resolution]) -> tuple[str, ...]:
+    found = resolutions.get(id(paper.listing))
+    return found.candidates if found and not paper.resolved else ()
+
+
 def _report_add(
-    outcome: AddOutcome, *, offline: bool, dry_run: bool, reasons: dict[int, str | None]
+    outcome: AddOutcome,
+    *,
+    offline: bool,
+    dry_run: bool,
+    reasons: dict[int, Resolution],
+    requests: int = 0,
 ) -> int:
     for added in outcome.added:
         _err(f"+ {added.key}  {added.paper.title}")
@@ -268,6 +287,8 @@ def _report_add(
     if unresolved:
         parts.append(f"{len(unresolved)} unresolved")
     summary = ", ".join(parts)
+    if requests:
+        summary += f" ({requests} request{'s' if requests != 1 else ''})"
     if dry_run:
         summary += " (dry run: nothing written)"
     elif not outcome.added and not any(p.new_tags for p in outcome.present):
@@ -284,9 +305,57 @@ def _report_add(
         )
         return 0
     for added in unresolved:
-        reason = reasons.get(id(added.paper.listing)) or NO_RESOLVER
-        _err(f"unresolved: {added.key}  {added.paper.title}: {reason}")
+        _err(f"unresolved: {added.key}  {added.paper.title}: {_reason(added.paper, reasons)}")
+        for candidate in _candidates(added.paper, reasons):
+            _err(f"    candidate: {candidate}")
+    _err("Unresolved entries were written from the listing; `readlist resolve` retries them.")
     return 1
+
+
+class _Progress:
+    """A progress bar per resolution phase on stderr, shown only on a terminal."""
+
+    def __init__(self) -> None:
+        self.label = ""
+        self.bar: Any = None
+        self.shown = 0
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        if label != self.label:
+            self.close()
+            self.label, self.shown = label, 0
+            self.bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            self.bar.__enter__()
+        if self.bar is not None and done > self.shown:
+            self.bar.update(done - self.shown)
+            self.shown = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@contextlib.contextmanager
+def _resolver(
+    config: Config, *, offline: bool, refresh: bool
+) -> Iterator[tuple[Resolver, list[str]]]:
+    """Yield the resolver for this run and the list it appends each HTTP request to."""
+    from readlist.resolve.service import build_resolver
+
+    requests: list[str] = []
+    progress = _Progress()
+    resolver, close = build_resolver(
+        config, offline=offline, refresh=refresh, progress=progress, on_request=requests.append
+    )
+    try:
+        yield resolver, requests
+    finally:
+        progress.close()
+        close()
 
 
 @cli.command()
@@ -298,7 +367,10 @@ def _report_add(
 )
 @click.option("-a", "--all", "take_all", is_flag=True, help="Add every paper of the listing.")
 @click.option("-t", "--tag", "tags", multiple=True, help="Add this tag to every paper (repeat).")
-@click.option("--offline", is_flag=True, help="Write what the listing knows; resolve later.")
+@click.option(
+    "--offline", is_flag=True, help="No network: use the cache, else write what the listing knows."
+)
+@click.option("--refresh", is_flag=True, help="Ask the APIs again instead of using the cache.")
 @click.option(
     "--style",
     type=click.Choice(["bibtex", "biblatex"]),
@@ -317,6 +389,7 @@ def add(
     take_all: bool,
     tags: tuple[str, ...],
     offline: bool,
+    refresh: bool,
     style: str | None,
     merge_tags: bool,
     dry_run: bool,
@@ -331,7 +404,6 @@ def add(
       readlist add 2504.10479 https://arxiv.org/abs/2312.06647v2
     """
     from readlist.library import add_papers
-    from readlist.resolve import ListingOnlyResolver
     from readlist.select import select
 
     config = state.config(**{"library.bib": bib, "bibtex.style": style})
@@ -350,16 +422,20 @@ def add(
             f"{len(listings)} papers found; choose with --pick 1,4-6, --match TEXT or --all "
             "(or run in a terminal to pick interactively)"
         )
-    resolver = ListingOnlyResolver(OFFLINE if offline else NO_RESOLVER)
-    resolutions = resolver.resolve(chosen)
-    reasons = {id(r.listing): r.reason for r in resolutions}
+    with _resolver(config, offline=offline, refresh=refresh) as (resolver, requests):
+        resolutions = resolver.resolve(chosen)
+    reasons = {id(r.listing): r for r in resolutions}
     papers = _tagged([r.paper for r in resolutions], config, tags)
     outcome = add_papers(path, papers, config.bibtex, merge_tags=merge_tags, dry_run=dry_run)
     if as_json:
-        click.echo(json.dumps(_add_json(outcome, reasons), indent=2, ensure_ascii=False))
+        data = {**_add_json(outcome, reasons), "requests": len(requests)}
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     elif dry_run and outcome.text:
         click.echo(outcome.text, nl=False)
-    sys.exit(_report_add(outcome, offline=offline, dry_run=dry_run, reasons=reasons))
+    code = _report_add(
+        outcome, offline=offline, dry_run=dry_run, reasons=reasons, requests=len(requests)
+    )
+    sys.exit(code)
 
 
 @cli.command()
@@ -446,18 +522,18 @@ def list_(
 
 @cli.command()
 @bib_option
-@click.option("--offline", is_flag=True, help="Only count what awaits resolution.")
+@click.option("--offline", is_flag=True, help="No network: complete only what is cached.")
+@click.option("--refresh", is_flag=True, help="Ask the APIs again instead of using the cache.")
 @click.option("-n", "--dry-run", is_flag=True, help="Resolve, but write nothing.")
 @click.pass_obj
-def resolve(state: AppState, bib: Path | None, offline: bool, dry_run: bool) -> None:
+def resolve(state: AppState, bib: Path | None, offline: bool, refresh: bool, dry_run: bool) -> None:
     """Complete the entries that were added unresolved, in place."""
     from readlist.library import resolve_in_place
-    from readlist.resolve import ListingOnlyResolver
 
     config = state.config(**{"library.bib": bib})
     path = _existing_bib(config)
-    resolver = ListingOnlyResolver(OFFLINE if offline else NO_RESOLVER)
-    outcome = resolve_in_place(path, resolver, config.bibtex, dry_run=dry_run)
+    with _resolver(config, offline=offline, refresh=refresh) as (resolver, _):
+        outcome = resolve_in_place(path, resolver, config.bibtex, dry_run=dry_run)
     for key, paper in outcome.resolved:
         _err(f"resolved: {key}  arXiv:{paper.arxiv_id}  {paper.title}")
     for key, reason in outcome.unresolved:
@@ -559,6 +635,54 @@ def config_init(state: AppState, force: bool) -> None:
     path = state.config_path or default_config_path(os.environ)
     written = write_initial_config(path, force=force)
     _err(f"wrote {written}")
+
+
+@cli.group()
+def cache() -> None:
+    """Inspect or clear the resolution cache (arXiv metadata and title look-ups)."""
+
+
+@cache.command(name="info")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_obj
+def cache_info(state: AppState, as_json: bool) -> None:
+    """Print where the cache is and what it holds."""
+    from readlist.resolve.cache import Cache
+
+    with Cache.open(state.config().cache_dir) as store:
+        info = store.info()
+    data = {
+        "path": str(info.path),
+        "size_bytes": info.size_bytes,
+        "arxiv_entries": info.entries,
+        "lookups_found": info.lookups_found,
+        "lookups_not_found": info.lookups_not_found,
+        "lookups_expired": info.lookups_expired,
+    }
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    for name, value in data.items():
+        click.echo(f"{name}: {value}")
+
+
+def info_path(state: AppState) -> Path:
+    from readlist.resolve.cache import FILENAME
+
+    return state.config().cache_dir / FILENAME
+
+
+@cache.command(name="clear")
+@click.pass_obj
+def cache_clear(state: AppState) -> None:
+    """Forget everything cached; the next run asks the APIs again."""
+    from readlist.resolve.cache import Cache
+
+    with Cache.open(state.config().cache_dir) as store:
+        removed = store.clear()
+    _err(
+        f"cache cleared: {removed} rows removed from {store.path if hasattr(store, 'path') else state.config().cache_dir}"
+    )
 
 
 def main() -> None:

@@ -33,6 +33,12 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("READLIST_CONFIG", str(home / "config.toml"))
     monkeypatch.setenv("READLIST_CACHE_DIR", str(tmp_path / "cache"))
+    # Tests never reach the internet: unless a test points them at its own loopback server,
+    # the APIs are a closed local port (connection refused at once), paced for speed.
+    monkeypatch.setenv("READLIST_ARXIV_API_URL", "http://127.0.0.1:9/api/query")
+    monkeypatch.setenv("READLIST_HF_API_URL", "http://127.0.0.1:9/api")
+    monkeypatch.setenv("READLIST_ZOTERO_API_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("READLIST_ARXIV_DELAY", "0.01")
     return home
 
 

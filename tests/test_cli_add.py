@@ -276,7 +276,7 @@ def test_add_json_summary(workdir: Path) -> None:
     (added,) = data["added"]
     assert added["title"].startswith("Re-ranking the Context")
     assert added["tags"] == ["retrieval", "to-read"]
-    assert added["resolved"] is False and added["reason"] == "added offline"
+    assert added["resolved"] is False and added["reason"] == "offline, and not in the cache"
     again = json.loads(
         run("add", "listing.txt", "--pick", "1", "--offline", "--bib", "refs.bib", "--json").stdout
     )

@@ -1,0 +1,201 @@
+"""Resolution end to end: the real CLI against loopback arXiv and Hugging Face doubles."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from conftest import listing_files
+from fakeapis import BILLION_LAUGHS, HTML_ERROR_PAGE, FakeArxiv, FakeHf, Fault, sample_papers
+
+from readlist.bibfile import read_bib
+from readlist.cli import cli
+from readlist.normalize import normalize_title
+
+DELAY = 0.05  # the doubles enforce the same pacing rule at this interval
+
+
+@pytest.fixture
+def world(shared: Path):  # type: ignore[no-untyped-def]
+    return sample_papers(shared / "listings")
+
+
+@pytest.fixture
+def servers(
+    world, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[tuple[FakeArxiv, FakeHf]]:
+    with FakeArxiv(world.papers, min_interval=DELAY) as arxiv, FakeHf(world.papers) as hf:
+        monkeypatch.setenv("READLIST_ARXIV_API_URL", arxiv.url)
+        monkeypatch.setenv("READLIST_HF_API_URL", hf.url)
+        monkeypatch.setenv("READLIST_ARXIV_DELAY", str(DELAY))
+        monkeypatch.chdir(tmp_path)
+        yield arxiv, hf
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def arxiv_requests(arxiv: FakeArxiv) -> int:
+    return len(arxiv.requests)
+
+
+def check_no_wrong_ids(world, bib: Path) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """Assert no entry carries a wrong arXiv ID; return (resolved, findable)."""
+    resolved = 0
+    by_title = {normalize_title(x.title or ""): x for x in world.listings}
+    for entry in read_bib(bib).entries:
+        listing_title = entry.fields["title"]
+        truth = world.truth.get(normalize_title(_plain(listing_title)))
+        if entry.is_unresolved:
+            continue
+        resolved += 1
+        assert truth is not None, f"{entry.key} resolved, but its paper is in neither index"
+        assert entry.fields["eprint"] == truth, f"{entry.key}: wrong arXiv ID"
+    findable = sum(1 for t in by_title if world.truth.get(t))
+    return resolved, findable
+
+
+def _plain(value: str) -> str:
+    from readlist.library import plain_field
+
+    return plain_field(value)
+
+
+def test_all_listings_resolve_without_a_wrong_id(world, servers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    arxiv, hf = servers
+    files = [str(p) for p in listing_files()]
+    result = run("add", *files, "--all", "--bib", "refs.bib", "--json")
+    data = json.loads(result.stdout)
+    assert arxiv.violations == 0
+    resolved, findable = check_no_wrong_ids(world, tmp_path / "refs.bib")
+    assert resolved >= 0.97 * findable, result.stderr
+    unresolved = [a for a in data["added"] if not a["resolved"]]
+    assert all(a["reason"] for a in unresolved)
+    assert result.exit_code == (1 if unresolved else 0), result.stderr
+    # every arXiv request is batched: a handful, not one per paper
+    assert arxiv_requests(arxiv) <= 10, [r.params for r in arxiv.requests]
+    assert hf.max_in_flight <= 4
+
+    # a warm re-run makes no request at all and adds nothing
+    before_a, before_h = len(arxiv.requests), len(hf.requests)
+    again = run("add", *files, "--all", "--bib", "refs.bib")
+    assert "0 added" in again.stderr
+    assert (len(arxiv.requests), len(hf.requests)) == (before_a, before_h)
+
+
+def test_resolved_entries_carry_arxiv_metadata(world, servers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    listing = world.listings[0]
+    paper = world.paper(world.expected(listing))
+    (tmp_path / "one.txt").write_text(f"{listing.title}\n\n{listing.abstract}\n")
+    result = run("add", "one.txt", "--all", "--bib", "refs.bib")
+    assert result.exit_code == 0, result.stderr
+    (entry,) = read_bib(tmp_path / "refs.bib").entries
+    assert not entry.is_unresolved
+    assert entry.fields["eprint"] == paper.arxiv_id
+    assert entry.fields["year"] == paper.published[:4]
+    assert entry.fields["primaryclass"] == paper.primary_category
+    assert entry.fields["author"].count(" and ") == len(paper.authors) - 1
+
+
+def test_identifiers_resolve_and_offline_uses_the_cache(world, servers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    arxiv, _ = servers
+    ids = [p.arxiv_id for p in world.papers if p.in_arxiv][:3]
+    result = run("add", *ids, "--bib", "a.bib")
+    assert result.exit_code == 0, result.stderr
+    assert all(not e.is_unresolved for e in read_bib(tmp_path / "a.bib").entries)
+    assert len(arxiv.requests) == 1  # one id_list request for all three
+    offline = run("add", *ids, "--offline", "--bib", "b.bib")
+    assert offline.exit_code == 0
+    assert all(not e.is_unresolved for e in read_bib(tmp_path / "b.bib").entries)
+    assert len(arxiv.requests) == 1
+
+
+def test_unknown_identifier_is_unresolved_not_guessed(servers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = run("add", "2401.99999", "--bib", "refs.bib")
+    assert result.exit_code == 1
+    assert "unresolved:" in result.stderr and "no paper" in result.stderr
+    (entry,) = read_bib(tmp_path / "refs.bib").entries
+    assert entry.is_unresolved and entry.fields["eprint"] == "2401.99999"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault.status(503, "Service Unavailable", headers={"Retry-After": "0"}),
+        Fault.status(429, "Rate exceeded", headers={"Retry-After": "0"}),
+        Fault.status(500, "oops"),
+        Fault.body(b"<feed><unclosed"),
+        Fault.body(BILLION_LAUGHS),
+        Fault.body(HTML_ERROR_PAGE, content_type="text/html"),
+        Fault.body(b""),
+    ],
+    ids=["503", "429", "500", "malformed", "hostile", "html", "empty"],
+)
+def test_arxiv_faults_end_cleanly(world, servers, tmp_path: Path, fault: Fault) -> None:  # type: ignore[no-untyped-def]
+    arxiv, _ = servers
+    arxiv.inject(*[fault] * 8)
+    ids = [p.arxiv_id for p in world.papers if p.in_arxiv][:2]
+    result = run("add", *ids, "--bib", "refs.bib")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "2 added, 0 already present, 2 unresolved" in result.stderr  # the summary
+    assert "arXiv API" in result.stderr  # the reason names the failure
+    entries = read_bib(tmp_path / "refs.bib").entries
+    assert len(entries) == 2  # every paper written, resolved or not
+    assert arxiv.violations == 0
+
+
+def test_arxiv_timeout_is_retried_then_reported(world, servers, tmp_path: Path, isolated_env: Path) -> None:  # type: ignore[no-untyped-def]
+    arxiv, _ = servers
+    (isolated_env / "config.toml").write_text("[arxiv]\ntimeout_seconds = 0.3\n")
+    arxiv.inject(Fault.timeout(1.0))
+    ids = [p.arxiv_id for p in world.papers if p.in_arxiv][:2]
+    result = run("add", *ids, "--bib", "refs.bib")
+    assert result.exit_code == 0, result.output  # the retry succeeded
+    assert all(not e.is_unresolved for e in read_bib(tmp_path / "refs.bib").entries)
+
+
+def test_hugging_face_failures_fall_back_to_arxiv_search(world, servers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    arxiv, hf = servers
+    hf.inject(*[Fault.status(500, "down")] * 40)
+    listing = world.listings[0]
+    (tmp_path / "one.txt").write_text(f"{listing.title}\n\n{listing.abstract}\n")
+    result = run("add", "one.txt", "--all", "--bib", "refs.bib")
+    assert result.exit_code == 0, result.stderr
+    (entry,) = read_bib(tmp_path / "refs.bib").entries
+    assert entry.fields["eprint"] == world.expected(listing)
+    assert any("search_query" in r.params for r in arxiv.requests)
+
+
+def test_resolve_command_completes_offline_entries(world, servers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    listing = world.listings[1]
+    (tmp_path / "one.txt").write_text(f"{listing.title}\n\n{listing.abstract}\n")
+    run("add", "one.txt", "--all", "--offline", "--bib", "refs.bib")
+    before = (tmp_path / "refs.bib").read_text()
+    (tmp_path / "refs.bib").write_text("% mine\n" + before)
+    result = run("resolve", "--bib", "refs.bib")
+    assert result.exit_code == 0, result.stderr
+    assert "1 resolved, 0 still unresolved" in result.stderr
+    text = (tmp_path / "refs.bib").read_text()
+    assert text.startswith("% mine\n")
+    (entry,) = read_bib(tmp_path / "refs.bib").entries
+    assert entry.fields["eprint"] == world.expected(listing)
+    assert entry.key == read_bib_key(before)
+
+
+def read_bib_key(text: str) -> str:
+    return text.split("{", 1)[1].split(",", 1)[0]
+
+
+def test_cache_info_and_clear(world, servers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ids = [p.arxiv_id for p in world.papers if p.in_arxiv][:2]
+    run("add", *ids, "--bib", "refs.bib")
+    info = json.loads(run("cache", "info", "--json").stdout)
+    assert info["arxiv_entries"] == 2
+    cleared = run("cache", "clear")
+    assert cleared.exit_code == 0 and "rows removed" in cleared.stderr
+    assert json.loads(run("cache", "info", "--json").stdout)["arxiv_entries"] == 0
