@@ -202,11 +202,14 @@ def bench_resolve(workdir: Path, env: dict[str, str]) -> None:
             f"({(n_arxiv + n_hf) / listings:.2f} per listing)  pacing floor {floor:5.1f} s  "
             f"ratio {elapsed / floor if floor else float('nan'):.2f}"
         )
-    print(f"  resolved {resolved} of {findable} findable ({resolved / findable:.1%}), "
-          f"wrong arXiv IDs: {wrong}, pacing violations: {arxiv.violations}")
+    print(
+        f"  resolved {resolved} of {findable} findable ({resolved / findable:.1%}), "
+        f"wrong arXiv IDs: {wrong}, pacing violations: {arxiv.violations}"
+    )
     cold, warm = timings[0][1], timings[1][1]
     ok = cold <= 45 and warm < 2 and wrong == 0 and sum(timings[1][2]) == 0
-    print(f"  targets (cold <= 45 s, warm < 2 s with 0 requests, 0 wrong): {'ok' if ok else 'MISSED'}")
+    verdict = "ok" if ok else "MISSED"
+    print(f"  targets (cold <= 45 s, warm < 2 s with 0 requests, 0 wrong): {verdict}")
 
 
 def main() -> None:

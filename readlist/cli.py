@@ -666,12 +666,6 @@ def cache_info(state: AppState, as_json: bool) -> None:
         click.echo(f"{name}: {value}")
 
 
-def info_path(state: AppState) -> Path:
-    from readlist.resolve.cache import FILENAME
-
-    return state.config().cache_dir / FILENAME
-
-
 @cache.command(name="clear")
 @click.pass_obj
 def cache_clear(state: AppState) -> None:
@@ -680,9 +674,7 @@ def cache_clear(state: AppState) -> None:
 
     with Cache.open(state.config().cache_dir) as store:
         removed = store.clear()
-    _err(
-        f"cache cleared: {removed} rows removed from {store.path if hasattr(store, 'path') else state.config().cache_dir}"
-    )
+    _err(f"cache cleared: {removed} rows removed from {store.path}")
 
 
 def main() -> None:

@@ -149,7 +149,9 @@ def test_arxiv_faults_end_cleanly(world, servers, tmp_path: Path, fault: Fault) 
     assert arxiv.violations == 0
 
 
-def test_arxiv_timeout_is_retried_then_reported(world, servers, tmp_path: Path, isolated_env: Path) -> None:  # type: ignore[no-untyped-def]
+def test_arxiv_timeout_is_retried_then_reported(
+    world, servers, tmp_path: Path, isolated_env: Path
+) -> None:  # type: ignore[no-untyped-def]
     arxiv, _ = servers
     (isolated_env / "config.toml").write_text("[arxiv]\ntimeout_seconds = 0.3\n")
     arxiv.inject(Fault.timeout(1.0))
