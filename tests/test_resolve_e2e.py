@@ -201,3 +201,24 @@ def test_cache_info_and_clear(world, servers, tmp_path: Path) -> None:  # type: 
     cleared = run("cache", "clear")
     assert cleared.exit_code == 0 and "rows removed" in cleared.stderr
     assert json.loads(run("cache", "info", "--json").stdout)["arxiv_entries"] == 0
+
+
+@pytest.mark.parametrize("style", ["bibtex", "biblatex"])
+def test_resolved_entries_compile_without_warnings(  # type: ignore[no-untyped-def]
+    world, servers, tmp_path: Path, texmfvar: Path, style: str
+) -> None:
+    from latex_tools import compile_biblatex, compile_natbib, require_tools
+
+    require_tools("pdflatex", "bibtex" if style == "bibtex" else "biber")
+    files = [str(p) for p in listing_files()]
+    run("add", *files, "--all", "--style", style, "--bib", "refs.bib")
+    entries = read_bib(tmp_path / "refs.bib").entries
+    keys = [e.key for e in entries if not e.is_unresolved]
+    assert len(keys) > 150
+    assert any(not e.fields["author"].isascii() or "\\" in e.fields["author"] for e in entries
+               if not e.is_unresolved)
+    compile_ = compile_natbib if style == "bibtex" else compile_biblatex
+    outcome = compile_((tmp_path / "refs.bib").read_text(), keys, tmp_path / "doc",
+                       texmfvar=texmfvar)
+    assert outcome.ok, outcome.summary()
+    assert not outcome.warnings, outcome.summary()
