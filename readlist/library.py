@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +22,11 @@ from readlist.bibfile import (
 )
 from readlist.config import BibtexConfig
 from readlist.models import Listing, Paper
+from readlist.normalize import normalize_whitespace
 from readlist.resolve import Resolver
+
+# A citation key readlist will write as given (what bibtex.format_entry accepts).
+_KEY_OK = re.compile(r"[A-Za-z0-9_:.+/-]+")
 
 # How new entries are written: the config's `[bibtex]` section, as it is.
 BibOptions = BibtexConfig
@@ -83,12 +88,15 @@ def add_papers(
     *,
     merge_tags: bool = False,
     dry_run: bool = False,
+    preferred_keys: Sequence[str | None] = (),
 ) -> AddOutcome:
     """Append the papers the .bib does not hold yet; never change what is already there.
 
     A paper is already there when an entry names the same arXiv ID (any form), the same
     DOI, or the same normalized title. With `merge_tags`, its new tags are merged into that
     entry's `keywords` in place. Existing keys are never renamed; new keys avoid them.
+    `preferred_keys` (parallel to `papers`) are used when free, e.g. a Zotero item's own
+    citation key; otherwise the key formula decides.
     """
     from readlist.citekey import make_citekey
 
@@ -101,7 +109,7 @@ def add_papers(
         new_texts: list[str] = []
         # key -> (entry, tags to append to its keywords), for --merge-tags
         tag_updates: dict[str, tuple[BibEntry, list[str]]] = {}
-        for paper in papers:
+        for position, paper in enumerate(papers):
             hit = index.find(arxiv_id=paper.arxiv_id, doi=paper.doi, title=paper.title)
             if hit is not None:
                 entry, reason = hit
@@ -113,9 +121,13 @@ def add_papers(
                     pending.extend(added_tags)
                 outcome.present.append(Present(entry.key, paper, reason, entry.line, added_tags))
                 continue
-            key = make_citekey(
-                paper, options.citekey, lowercase=options.lowercase_keys, taken=taken
-            )
+            wanted = preferred_keys[position] if position < len(preferred_keys) else None
+            if wanted and _KEY_OK.fullmatch(wanted) and wanted.lower() not in taken:
+                key = wanted
+            else:
+                key = make_citekey(
+                    paper, options.citekey, lowercase=options.lowercase_keys, taken=taken
+                )
             taken.add(key.lower())
             index.add(_placeholder_entry(key, paper))
             new_texts.append(_format(paper, key, options, eol))
@@ -199,8 +211,6 @@ def retag_in_place(
 
 def listing_for_entry(entry: BibEntry, source: str) -> Listing:
     """The listing an unresolved entry stands for, so it can be resolved again."""
-    from readlist.normalize import normalize_whitespace
-
     ids = entry.arxiv_ids()
     title = plain_field(entry.get("title") or "").strip() or None
     if title and title.startswith("arXiv:") and ids:
@@ -265,6 +275,67 @@ def resolve_in_place(
             write_atomic(path, bib.encode(replace_spans(bib.text, edits)))
             outcome.written = True
     return outcome
+
+
+def paper_from_bib_entry(entry: BibEntry) -> Paper:
+    """The paper an entry describes, as far as its fields tell (for pushing it to Zotero)."""
+    from readlist.bibfile import normalize_doi
+
+    ids = entry.arxiv_ids()
+    arxiv_id = ids[0] if ids else None
+    year = month = None
+    year_text = (entry.get("year") or entry.get("date") or "")[:4]
+    if year_text.isdigit():
+        year = int(year_text)
+    month_text = (entry.get("month") or "").strip().lower()[:3]
+    if month_text in _MONTHS:
+        month = _MONTHS.index(month_text) + 1
+    elif month_text.isdigit() and 1 <= int(month_text) <= 12:
+        month = int(month_text)
+    doi = entry.get("doi")
+    if doi and arxiv_id and normalize_doi(doi) == arxiv_id.doi.lower():
+        doi = None  # the arXiv DOI is implied by the eprint
+    return Paper(
+        title=normalize_whitespace(plain_field(entry.get("title") or "")) or entry.key,
+        abstract=normalize_whitespace(plain_field(entry.get("abstract") or "")) or None,
+        arxiv_id=arxiv_id,
+        authors=tuple(_display_name(n) for n in _split_authors(entry.get("author") or "")),
+        year=year,
+        month=month,
+        primary_category=entry.get("primaryclass") or entry.get("eprintclass"),
+        doi=normalize_doi(doi) if doi else None,
+        journal_ref=plain_field(entry.get("note") or "") or None,
+        tags=tuple(plain_tags(entry)),
+        resolved=not entry.is_unresolved,
+    )
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def _split_authors(value: str) -> list[str]:
+    """Split a BibTeX author list on top-level ` and `."""
+    names, depth, current = [], 0, []
+    for token in re.split(r"(\s+and\s+|[{}])", value):
+        if token == "{":
+            depth += 1
+        elif token == "}":
+            depth -= 1
+        if depth == 0 and re.fullmatch(r"\s+and\s+", token or ""):
+            names.append("".join(current))
+            current = []
+        else:
+            current.append(token)
+    names.append("".join(current))
+    return [n for n in (normalize_whitespace(plain_field(x)) for x in names) if n]
+
+
+def _display_name(name: str) -> str:
+    """`Last, First` -> `First Last`; other forms stay as they are."""
+    if "," in name:
+        last, _, first = name.partition(",")
+        return f"{first.strip()} {last.strip()}".strip()
+    return name
 
 
 def load_entries(path: Path) -> BibFile:

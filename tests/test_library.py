@@ -211,3 +211,35 @@ def test_concurrent_adds_lose_nothing(tmp_path: Path) -> None:
     assert len(entries) == 30
     assert len({e.key for e in entries}) == 30
     assert path.read_text().startswith("% mine\n")
+
+
+def test_paper_from_bib_entry_reads_what_we_and_others_write(tmp_path: Path) -> None:
+    from readlist.bibfile import parse_entries
+    from readlist.library import paper_from_bib_entry
+
+    text = (
+        "@misc{a, title={{BERT}: Pre-training}, author={Devlin, Jacob and Ming-Wei Chang and "
+        "{Google Brain}}, year={2019}, month=oct, eprint={1810.04805}, archivePrefix={arXiv}, "
+        "primaryClass={cs.CL}, doi={10.48550/arXiv.1810.04805}, keywords={nlp, to-read}}"
+    )
+    (entry,) = parse_entries(text, "x.bib")
+    got = paper_from_bib_entry(entry)
+    assert got.title == "BERT: Pre-training"
+    assert got.authors == ("Jacob Devlin", "Ming-Wei Chang", "Google Brain")
+    assert (got.year, got.month, got.primary_category) == (2019, 10, "cs.CL")
+    assert got.arxiv_id == ArxivId("1810.04805") and got.doi is None
+    assert got.tags == ("nlp", "to-read") and got.resolved
+    # and a round trip through our own writer
+    path = tmp_path / "r.bib"
+    add_papers(path, [replace(got, abstract="An abstract with 50% & more.")], BibOptions())
+    again = paper_from_bib_entry(read_bib(path).entries[0])
+    assert again.title == got.title and again.authors == got.authors
+    assert again.abstract == "An abstract with 50% & more."
+
+
+def test_preferred_keys_are_used_when_free(tmp_path: Path) -> None:
+    path = tmp_path / "r.bib"
+    path.write_text("@misc{taken, title={Old}}\n")
+    papers = [paper("One"), paper("Two"), paper("Three")]
+    outcome = add_papers(path, papers, BibOptions(), preferred_keys=["Mine2024", "TAKEN", None])
+    assert [a.key for a in outcome.added] == ["Mine2024", "two", "three"]
