@@ -12,7 +12,7 @@ from readlist.bibfile import read_bib
 from readlist.errors import SelectionError
 from readlist.library import BibOptions, add_papers, resolve_in_place
 from readlist.models import ArxivId, Listing, Paper
-from readlist.resolve import ListingOnlyResolver, Resolution, paper_from_listing
+from readlist.resolve import Resolution, paper_from_listing
 from readlist.select import parse_pick, select
 
 HEAD = "% keep me\n@string{x = {y}}\n\n@misc{zhu2025internvl3,\n  title = {Taken Key}\n}\n"
@@ -129,11 +129,11 @@ def test_resolve_listing_for_offline_identifier(tmp_path: Path) -> None:
     assert resolver.seen[0].title is None
 
 
-def test_listing_only_resolver_marks_everything_unresolved() -> None:
-    listing = Listing(title="T", abstract="A")
-    (result,) = ListingOnlyResolver("offline").resolve([listing])
-    assert not result.resolved and result.reason == "offline"
-    assert result.paper == replace(paper("T", abstract="A"))
+def test_paper_from_listing_is_unresolved_and_dates_identifiers() -> None:
+    assert paper_from_listing(Listing(title="T", abstract="A")) == paper("T", abstract="A")
+    by_id = paper_from_listing(Listing(arxiv_id=ArxivId("hep-th/9901001", 2)))
+    assert (by_id.title, by_id.year, by_id.month) == ("arXiv:hep-th/9901001v2", 1999, 1)
+    assert not by_id.resolved
 
 
 @pytest.mark.parametrize(

@@ -215,10 +215,14 @@ def test_resolved_entries_compile_without_warnings(  # type: ignore[no-untyped-d
     entries = read_bib(tmp_path / "refs.bib").entries
     keys = [e.key for e in entries if not e.is_unresolved]
     assert len(keys) > 150
-    assert any(not e.fields["author"].isascii() or "\\" in e.fields["author"] for e in entries
-               if not e.is_unresolved)
+    assert any(
+        not e.fields["author"].isascii() or "\\" in e.fields["author"]
+        for e in entries
+        if not e.is_unresolved
+    )
     compile_ = compile_natbib if style == "bibtex" else compile_biblatex
-    outcome = compile_((tmp_path / "refs.bib").read_text(), keys, tmp_path / "doc",
-                       texmfvar=texmfvar)
+    outcome = compile_(
+        (tmp_path / "refs.bib").read_text(), keys, tmp_path / "doc", texmfvar=texmfvar
+    )
     assert outcome.ok, outcome.summary()
     assert not outcome.warnings, outcome.summary()

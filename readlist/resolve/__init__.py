@@ -1,9 +1,9 @@
 """Resolution: from what a listing says to a citable paper.
 
 This package is the seam between the pure pipeline and the network. A `Resolver` takes
-listings and returns one `Resolution` each; the CLI chooses which resolver to use. The
-listing-only resolver below is what `--offline` uses: it writes what the listing itself
-knows and marks the paper unresolved, for `readlist resolve` to finish later.
+listings and returns one `Resolution` each; `service.NetworkResolver` is the one the CLI
+uses (with the cache alone under `--offline`); what a listing alone describes is
+`paper_from_listing`, written unresolved for `readlist resolve` to finish later.
 """
 
 from __future__ import annotations
@@ -56,13 +56,3 @@ def paper_from_listing(listing: Listing) -> Paper:
         resolved=False,
         listing=listing,
     )
-
-
-class ListingOnlyResolver:
-    """Resolve nothing: every listing becomes the unresolved paper it describes."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    def resolve(self, listings: Sequence[Listing]) -> list[Resolution]:
-        return [Resolution(item, paper_from_listing(item), reason=self.reason) for item in listings]
