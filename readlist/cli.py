@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from readlist.library import AddOutcome
     from readlist.models import Listing, Paper
     from readlist.resolve import Resolution, Resolver
+    from readlist.zotero import ZoteroLibrary
 
 OFFLINE = "added offline"
 
@@ -312,6 +313,53 @@ def _report_add(
     return 1
 
 
+def _collection(config: Config) -> str:
+    if not config.zotero.collection.strip():
+        raise click.UsageError(
+            "no Zotero collection: use --collection NAME or set [zotero] collection "
+            f"in {config.path}"
+        )
+    return config.zotero.collection
+
+
+@contextlib.contextmanager
+def _zotero(config: Config) -> Iterator[ZoteroLibrary]:
+    from readlist.zotero import ZoteroLibrary
+
+    library = ZoteroLibrary(config.zotero, config.cache_dir)
+    try:
+        yield library
+    finally:
+        library.close()
+
+
+def _sync_to_zotero(
+    config: Config,
+    triples: Sequence[tuple[str, Paper, Sequence[str]]],
+    collection: str,
+    *,
+    dry_run: bool,
+) -> int:
+    """File the papers into the Zotero collection and report; 1 if any paper failed."""
+    with _zotero(config) as library:
+        report = library.sync(triples, collection, dry_run=dry_run)
+    for created in report.collections_created:
+        _err(f"Zotero: {'would create' if dry_run else 'created'} collection {created}")
+    for key, item_key in report.created:
+        _err(f"+ Zotero {key}" + (f" (item {item_key})" if item_key else ""))
+    for key, item_key, what in report.updated:
+        _err(f"~ Zotero {key} (item {item_key}): {what}")
+    for title, reason in report.failed:
+        _err(f"failed: {title}: {reason}")
+    note = " (dry run: nothing written)" if dry_run else ""
+    _err(
+        f"Zotero collection {collection}: {len(report.created)} created, "
+        f"{len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+        f"{len(report.failed)} failed ({report.requests} requests){note}"
+    )
+    return 1 if report.failed else 0
+
+
 class _Progress:
     """A progress bar per resolution phase on stderr, shown only on a terminal."""
 
@@ -377,6 +425,14 @@ def _resolver(
     help="Entry style (default from [bibtex] style).",
 )
 @click.option("--merge-tags", is_flag=True, help="Merge new tags into entries already present.")
+@click.option(
+    "--to",
+    "to",
+    type=click.Choice(["bib", "zotero", "both"]),
+    help="Where to file the papers (default from [library] to).",
+)
+@click.option("--collection", help="Zotero collection name or path (default [zotero] collection).")
+@click.option("--include-unresolved", is_flag=True, help="Also send unresolved papers to Zotero.")
 @click.option("-n", "--dry-run", is_flag=True, help="Print the entries instead of writing.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON on stdout.")
 @click.pass_obj
@@ -392,6 +448,9 @@ def add(
     refresh: bool,
     style: str | None,
     merge_tags: bool,
+    to: str | None,
+    collection: str | None,
+    include_unresolved: bool,
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -406,14 +465,23 @@ def add(
     from readlist.library import add_papers
     from readlist.select import select
 
-    config = state.config(**{"library.bib": bib, "bibtex.style": style})
-    path = _bib_path(config)
-    assert path is not None
+    config = state.config(
+        **{
+            "library.bib": bib,
+            "bibtex.style": style,
+            "library.to": to,
+            "zotero.collection": collection,
+        }
+    )
+    to_bib = config.library.to in ("bib", "both")
+    to_zotero = config.library.to in ("zotero", "both")
+    path = _bib_path(config, required=to_bib)
+    collection_path = _collection(config) if to_zotero else ""
     listings = _read_listings(sources)
     if pick or match or take_all or _only_identifiers(sources):
         chosen = select(listings, pick=pick, match=match, take_all=take_all or not (pick or match))
     elif "-" not in sources and _stdin_is_interactive():
-        chosen = _pick_interactively(listings, _known_in_bib(listings, path))
+        chosen = _pick_interactively(listings, _known_in_bib(listings, path if to_bib else None))
         if not chosen:
             _err("Nothing selected; nothing written.")
             return
@@ -426,15 +494,38 @@ def add(
         resolutions = resolver.resolve(chosen)
     reasons = {id(r.listing): r for r in resolutions}
     papers = _tagged([r.paper for r in resolutions], config, tags)
-    outcome = add_papers(path, papers, config.bibtex, merge_tags=merge_tags, dry_run=dry_run)
-    if as_json:
-        data = {**_add_json(outcome, reasons), "requests": len(requests)}
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-    elif dry_run and outcome.text:
-        click.echo(outcome.text, nl=False)
-    code = _report_add(
-        outcome, offline=offline, dry_run=dry_run, reasons=reasons, requests=len(requests)
-    )
+    code = 0
+    keys: dict[int, str] = {}
+    if to_bib:
+        assert path is not None
+        outcome = add_papers(path, papers, config.bibtex, merge_tags=merge_tags, dry_run=dry_run)
+        keys = {id(a.paper): a.key for a in outcome.added}
+        keys.update({id(p.paper): p.key for p in outcome.present})
+        if as_json:
+            data = {**_add_json(outcome, reasons), "requests": len(requests)}
+            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        elif dry_run and outcome.text:
+            click.echo(outcome.text, nl=False)
+        code = _report_add(
+            outcome, offline=offline, dry_run=dry_run, reasons=reasons, requests=len(requests)
+        )
+    if to_zotero:
+        from readlist.citekey import make_citekey
+
+        taken: set[str] = set()
+        triples = []
+        for paper in papers:
+            if not paper.resolved and not include_unresolved:
+                _err(f"not sent to Zotero (unresolved): {paper.title}")
+                continue
+            key = keys.get(id(paper)) or make_citekey(
+                paper, config.bibtex.citekey, lowercase=config.bibtex.lowercase_keys, taken=taken
+            )
+            taken.add(key.lower())
+            triples.append((key, paper, paper.tags))
+        code = max(code, _sync_to_zotero(config, triples, collection_path, dry_run=dry_run))
+        if not to_bib and any(not p.resolved for p in papers) and not offline:
+            code = 1
     sys.exit(code)
 
 
@@ -635,6 +726,67 @@ def config_init(state: AppState, force: bool) -> None:
     path = state.config_path or default_config_path(os.environ)
     written = write_initial_config(path, force=force)
     _err(f"wrote {written}")
+
+
+@cli.command()
+@bib_option
+@click.option("--collection", help="Zotero collection name or path (default [zotero] collection).")
+@click.option("--include-unresolved", is_flag=True, help="Also push unresolved entries.")
+@click.option("-n", "--dry-run", is_flag=True, help="Show what would be created or updated.")
+@click.pass_obj
+def sync(
+    state: AppState,
+    bib: Path | None,
+    collection: str | None,
+    include_unresolved: bool,
+    dry_run: bool,
+) -> None:
+    """Push every entry of the .bib into the Zotero collection (never a duplicate)."""
+    from readlist.library import load_entries, paper_from_bib_entry
+
+    config = state.config(**{"library.bib": bib, "zotero.collection": collection})
+    path = _existing_bib(config)
+    target = _collection(config)
+    triples = []
+    skipped = 0
+    for entry in load_entries(path).entries:
+        paper = paper_from_bib_entry(entry)
+        if not paper.resolved and not include_unresolved:
+            skipped += 1
+            continue
+        triples.append((entry.key, paper, paper.tags))
+    if skipped:
+        _err(
+            f"{skipped} unresolved entries not pushed (run `readlist resolve`, or pass "
+            "--include-unresolved)"
+        )
+    sys.exit(_sync_to_zotero(config, triples, target, dry_run=dry_run))
+
+
+@cli.command()
+@click.argument("collection", required=False)
+@bib_option
+@click.option("-n", "--dry-run", is_flag=True, help="Print the entries instead of writing.")
+@click.pass_obj
+def pull(state: AppState, collection: str | None, bib: Path | None, dry_run: bool) -> None:
+    """Write a Zotero collection into the .bib (appended; nothing else changes)."""
+    from readlist.library import add_papers
+
+    config = state.config(**{"library.bib": bib, "zotero.collection": collection})
+    path = _bib_path(config)
+    assert path is not None
+    target = _collection(config)
+    with _zotero(config) as library:
+        pulled = library.collection_items(target)
+        requests = library.requests
+    papers = [replace(paper, resolved=True) for _, paper in pulled]
+    outcome = add_papers(
+        path, papers, config.bibtex, dry_run=dry_run, preferred_keys=[k for k, _ in pulled]
+    )
+    if dry_run and outcome.text:
+        click.echo(outcome.text, nl=False)
+    _err(f"{len(pulled)} items in Zotero collection {target}")
+    sys.exit(_report_add(outcome, offline=True, dry_run=dry_run, reasons={}, requests=requests))
 
 
 @cli.group()

@@ -315,7 +315,9 @@ _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
 
 def _split_authors(value: str) -> list[str]:
     """Split a BibTeX author list on top-level ` and `."""
-    names, depth, current = [], 0, []
+    names: list[str] = []
+    current: list[str] = []
+    depth = 0
     for token in re.split(r"(\s+and\s+|[{}])", value):
         if token == "{":
             depth += 1

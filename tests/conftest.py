@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakeapis import FakeArxiv, FakeHf, sample_papers
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -54,6 +56,26 @@ def shared() -> Path:
 def texmfvar(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A font cache shared by every LaTeX compilation of the session (fonts are made once)."""
     return tmp_path_factory.mktemp("texmf-var")
+
+
+DELAY = 0.05  # the API doubles enforce the same pacing rule at this interval
+
+
+@pytest.fixture
+def world(shared: Path):  # type: ignore[no-untyped-def]
+    return sample_papers(shared / "listings")
+
+
+@pytest.fixture
+def servers(
+    world, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[tuple[FakeArxiv, FakeHf]]:
+    with FakeArxiv(world.papers, min_interval=DELAY) as arxiv, FakeHf(world.papers) as hf:
+        monkeypatch.setenv("READLIST_ARXIV_API_URL", arxiv.url)
+        monkeypatch.setenv("READLIST_HF_API_URL", hf.url)
+        monkeypatch.setenv("READLIST_ARXIV_DELAY", str(DELAY))
+        monkeypatch.chdir(tmp_path)
+        yield arxiv, hf
 
 
 def listing_files() -> list[Path]:

@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 from conftest import listing_files
-from fakeapis import BILLION_LAUGHS, HTML_ERROR_PAGE, FakeArxiv, FakeHf, Fault, sample_papers
+from fakeapis import BILLION_LAUGHS, HTML_ERROR_PAGE, FakeArxiv, Fault
 
 from readlist.bibfile import read_bib
 from readlist.cli import cli
 from readlist.normalize import normalize_title
-
-DELAY = 0.05  # the doubles enforce the same pacing rule at this interval
-
-
-@pytest.fixture
-def world(shared: Path):  # type: ignore[no-untyped-def]
-    return sample_papers(shared / "listings")
-
-
-@pytest.fixture
-def servers(
-    world, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[tuple[FakeArxiv, FakeHf]]:
-    with FakeArxiv(world.papers, min_interval=DELAY) as arxiv, FakeHf(world.papers) as hf:
-        monkeypatch.setenv("READLIST_ARXIV_API_URL", arxiv.url)
-        monkeypatch.setenv("READLIST_HF_API_URL", hf.url)
-        monkeypatch.setenv("READLIST_ARXIV_DELAY", str(DELAY))
-        monkeypatch.chdir(tmp_path)
-        yield arxiv, hf
 
 
 def run(*args: str) -> Result:
