@@ -13,6 +13,10 @@ Run from the repository root with the project installed:
    doubles (tests/fakeapis.py) that enforce arXiv's real 3 s pacing: requests per listing and
    wall time against the pacing floor ((arXiv requests - 1) x 3 s), cold and warm.
    Targets: cold <= 45 s, warm < 2 s with no requests, zero wrong arXiv IDs.
+4. zotero: `readlist sync` of a .bib with N=200 resolved papers into a new collection of a
+   loopback Zotero double (tests/fakezotero.py), then a re-sync of the unchanged library:
+   requests made, against the floor ceil(N/50) item writes. Targets: writes = ceil(N/50) plus a
+   small constant of reads; re-sync <= 3 requests.
 """
 
 from __future__ import annotations
@@ -212,11 +216,65 @@ def bench_resolve(workdir: Path, env: dict[str, str]) -> None:
     print(f"  targets (cold <= 45 s, warm < 2 s with 0 requests, 0 wrong): {verdict}")
 
 
+def bench_zotero(workdir: Path, env: dict[str, str], count: int = 200) -> None:
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "tests"))
+    from fakezotero import FakeZotero
+
+    from readlist.library import BibOptions, add_papers
+    from readlist.models import ArxivId, Paper
+
+    bib = workdir / "zotero.bib"
+    papers = [
+        Paper(
+            title=f"Benchmark Paper Number {i}: On Syncing",
+            authors=("Ada Lovelace", "Alan Turing"),
+            arxiv_id=ArxivId(f"2401.{10000 + i}"),
+            year=2024,
+            month=1,
+            primary_category="cs.DL",
+            abstract="An abstract.",
+            tags=("bench",),
+            resolved=True,
+        )
+        for i in range(count)
+    ]
+    add_papers(bib, papers, BibOptions())
+    with FakeZotero(api_key="bench-key") as fake:
+        run_env = {
+            **env,
+            "READLIST_ZOTERO_API_URL": fake.url,
+            "ZOTERO_API_KEY": "bench-key",
+            "ZOTERO_LIBRARY_ID": "123",
+            "READLIST_CACHE_DIR": str(workdir / "zotero-cache"),
+        }
+        cmd = [*READLIST, "sync", "--bib", str(bib), "--collection", "Bench/Sync"]
+        rows = []
+        for label in ("first sync", "re-sync"):
+            before = len(fake.requests)
+            start = time.perf_counter()
+            subprocess.run(cmd, env=run_env, capture_output=True, check=False)
+            elapsed = time.perf_counter() - start
+            made = fake.requests[before:]
+            writes = sum(1 for r in made if r.method == "POST" and r.path.endswith("/items"))
+            rows.append((label, len(made), writes, elapsed))
+        items = len(fake.items)
+    floor = -(-count // 50)
+    print(f"zotero sync of {count} new papers (loopback Zotero double):")
+    for label, total, writes, elapsed in rows:
+        print(
+            f"  {label:10s}: {total:3d} requests, {writes} item writes "
+            f"(floor {floor if label == 'first sync' else 0}), {elapsed:5.2f} s"
+        )
+    ok = rows[0][2] == floor and rows[1][1] <= 3 and items == count
+    print(f"  items in the library: {items}; targets: {'ok' if ok else 'MISSED'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument(
-        "only", nargs="*", help="benchmarks to run: add, startup, resolve (default: all)"
+        "only", nargs="*", help="benchmarks to run: add, startup, resolve, zotero (default: all)"
     )
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("READLIST_")}
@@ -224,13 +282,15 @@ def main() -> None:
         workdir = Path(tmp)
         env["READLIST_CONFIG"] = str(workdir / "config.toml")
         env["READLIST_CACHE_DIR"] = str(workdir / "cache")
-        selected = args.only or ["add", "startup", "resolve"]
+        selected = args.only or ["add", "startup", "resolve", "zotero"]
         if "add" in selected:
             bench_add(workdir, 3 if args.quick else 5, env)
         if "startup" in selected:
             bench_startup(5 if args.quick else 20, env)
         if "resolve" in selected:
             bench_resolve(workdir, env)
+        if "zotero" in selected:
+            bench_zotero(workdir, env)
 
 
 if __name__ == "__main__":
