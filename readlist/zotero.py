@@ -35,8 +35,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +44,7 @@ import httpx
 
 from readlist.config import ZoteroConfig
 from readlist.errors import ApiError
+from readlist.http import retry_after as http_retry_after
 from readlist.ids import find_arxiv_ids, parse_arxiv_id
 from readlist.models import ArxivId, Paper
 
@@ -1200,7 +1199,7 @@ class ZoteroLibrary:
         if status < 300 or status == 304:
             return
         url = _scrub(str(response.request.url.copy_with(query=None)), self._secret)
-        retry_after = _retry_after(response)
+        retry_after = http_retry_after(response.headers)
         if status in (401, 403):
             raise self._error(url, AUTH_MESSAGE, status)
         if status == 412 and response.request.method != "GET":
@@ -1367,20 +1366,6 @@ def _seconds(value: str | None) -> float | None:
     except ValueError:
         return None
     return seconds if seconds >= 0 else None
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After", "").strip()
-    seconds = _seconds(value)
-    if seconds is not None or not value:
-        return seconds
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _header_int(response: httpx.Response | None, name: str) -> int | None:

@@ -570,13 +570,15 @@ def test_rate_limit_headers(headers: dict[str, str], expected: float | None) -> 
             },
             0.0,
         ),
-        ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
+        # no Date header: measured against the local clock (long past: no wait)
+        ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),
+        # "-0000" (no zone) is read as UTC, like the server's Date
         (
             {
                 "Retry-After": "Wed, 21 Oct 2015 07:28:00 -0000",
                 "Date": "Wed, 21 Oct 2015 07:27:00 GMT",
             },
-            None,
+            60.0,
         ),
         ({"Retry-After": "later"}, None),
         ({}, None),

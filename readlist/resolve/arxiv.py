@@ -14,12 +14,11 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import httpx
 
 from readlist.errors import ArxivError
+from readlist.http import retry_after
 from readlist.models import ArxivId
 from readlist.resolve import _atom
 from readlist.resolve._atom import AtomEntry, AtomFeed
@@ -217,19 +216,17 @@ class ArxivClient:
                     if failures >= self._max_retries:
                         raise ArxivError(url, self._gave_up(reason, attempt), status)
                     wait = self._backoff(failures)
-                    retry_after = (
-                        _retry_after_seconds(response) if status in _RETRY_STATUSES else None
-                    )
-                    if retry_after is not None:
-                        if retry_after > self._backoff_cap:
+                    asked = retry_after(response.headers) if status in _RETRY_STATUSES else None
+                    if asked is not None:
+                        if asked > self._backoff_cap:
                             raise ArxivError(
                                 url,
-                                f"arXiv asked to wait {retry_after:.0f} s before retrying, more "
+                                f"arXiv asked to wait {asked:.0f} s before retrying, more "
                                 f"than the {self._backoff_cap:.0f} s limit; try again later",
                                 status,
                             )
                         # Honour Retry-After, but a 429 never comes back sooner than backoff.
-                        wait = max(wait, retry_after)
+                        wait = max(wait, asked)
                     self._sleep(wait)
                     failures += 1
                     continue
@@ -280,32 +277,6 @@ class ArxivClient:
     def _gave_up(self, reason: str, attempts: int) -> str:
         """Describe a failure that persisted through every retry."""
         return f"{reason}; gave up after {attempts} attempts"
-
-
-def _retry_after_seconds(response: httpx.Response) -> float | None:
-    """Read Retry-After (seconds or an HTTP-date) as seconds from now; None if absent or bad."""
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    # Measure against the server's own Date header when it sends one: no clock skew.
-    now = datetime.now(UTC)
-    date_header = response.headers.get("date")
-    if date_header:
-        try:
-            server_now = parsedate_to_datetime(date_header)
-        except (TypeError, ValueError, IndexError):
-            server_now = None
-        if server_now is not None:
-            now = server_now if server_now.tzinfo else server_now.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 def _transport_reason(exc: Exception, timeout: float) -> str:

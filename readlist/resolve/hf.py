@@ -7,7 +7,6 @@ side: bounded concurrency, HF's `RateLimit` headers, retries with backoff.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import math
 import re
@@ -21,6 +20,7 @@ from typing import Any, TypeVar
 import httpx
 
 from readlist.errors import HuggingFaceError
+from readlist.http import retry_after
 from readlist.ids import parse_arxiv_id
 from readlist.normalize import normalize_whitespace
 
@@ -182,25 +182,6 @@ def rate_limit_wait(headers: Mapping[str, str]) -> float | None:
         note(_number(dictionary.get("remaining")), _number(dictionary.get("reset")))
     note(_number(lowered.get("ratelimit-remaining")), _number(lowered.get("ratelimit-reset")))
     return max(waits) if waits else None
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Return the seconds a `Retry-After` header asks for (delay or HTTP date), else None."""
-    lowered = {key.lower(): value for key, value in headers.items()}
-    value = lowered.get("retry-after")
-    if not value:
-        return None
-    seconds = _number(value)
-    if seconds is not None:
-        return seconds
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-        # An HTTP date is only meaningful against the server's own clock.
-        now = email.utils.parsedate_to_datetime(lowered.get("date", ""))
-        seconds = (when - now).total_seconds()
-    except (TypeError, ValueError, IndexError):  # unparsable, or naive against aware
-        return None
-    return max(0.0, seconds)
 
 
 def _backoff(attempt: int) -> float:
