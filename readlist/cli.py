@@ -397,7 +397,12 @@ def _resolver(
     requests: list[str] = []
     progress = _Progress()
     resolver, close = build_resolver(
-        config, offline=offline, refresh=refresh, progress=progress, on_request=requests.append
+        config,
+        offline=offline,
+        refresh=refresh,
+        progress=progress,
+        on_request=requests.append,
+        warn=_err,
     )
     try:
         yield resolver, requests

@@ -206,3 +206,41 @@ def test_resolved_entries_compile_without_warnings(  # type: ignore[no-untyped-d
     )
     assert outcome.ok, outcome.summary()
     assert not outcome.warnings, outcome.summary()
+
+
+def test_hugging_face_quota_falls_back_to_arxiv_instead_of_waiting(  # type: ignore[no-untyped-def]
+    world, servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from fakeapis import FakeHf
+
+    arxiv, _ = servers
+    with FakeHf(world.papers, quota=5, window=300) as limited:
+        monkeypatch.setenv("READLIST_HF_API_URL", limited.url)
+        findable = [x for x in world.listings if world.expected(x)][:30]
+        (tmp_path / "some.txt").write_text(
+            "\n\n".join(f"{x.title}\n\n{x.abstract}" for x in findable) + "\n"
+        )
+        start = time.monotonic()
+        result = run("add", "some.txt", "--all", "--bib", "refs.bib")
+        elapsed = time.monotonic() - start
+        # HF's quota is respected: after the first refusal nothing more is sent to it
+        assert limited.refused <= 4
+    assert elapsed < 30, result.stderr
+    resolved = [e for e in read_bib(tmp_path / "refs.bib").entries if not e.is_unresolved]
+    assert len(resolved) >= 28, result.stderr
+    assert arxiv.violations == 0
+
+
+def test_an_unusable_cache_does_not_stop_a_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    monkeypatch.setenv("READLIST_CACHE_DIR", str(blocker / "cache"))
+    monkeypatch.chdir(tmp_path)
+    result = run("add", "2504.10479", "--offline", "--bib", "refs.bib")
+    assert result.exit_code == 0, result.output
+    assert "warning: working without the cache" in result.stderr
+    assert len(read_bib(tmp_path / "refs.bib").entries) == 1

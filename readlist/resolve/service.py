@@ -40,6 +40,8 @@ NOT_FOUND_TTL = 7 * 24 * 3600.0
 # Titles per arXiv search request: few requests (each costs 3 s of pacing) against result
 # slots per title (the API returns at most per_title * batch entries).
 SEARCH_BATCH = 20
+# The longest Hugging Face rate-limit wait worth sitting out (see build_resolver).
+HF_MAX_WAIT_SECONDS = 10.0
 OFFLINE_REASON = "offline, and not in the cache"
 
 
@@ -306,14 +308,29 @@ def build_resolver(
     refresh: bool = False,
     progress: Progress | None = None,
     on_request: Callable[[str], None] | None = None,
+    warn: Callable[[str], None] = lambda message: None,
 ) -> tuple[NetworkResolver, Callable[[], None]]:
-    """Make the resolver the config describes, and a function that closes what it opened."""
-    from readlist import __version__
-    from readlist.resolve.cache import Cache
+    """Make the resolver the config describes, and a function that closes what it opened.
 
-    cache = Cache.open(config.cache_dir)
+    A cache that cannot be opened (a read-only home, a full disk) is worked around, with a
+    warning: it only saves requests, and must not stop a run.
+    """
+    from readlist import __version__
+    from readlist.resolve.cache import Cache, CacheError
+
+    cache: Cache | None
+    try:
+        cache = Cache.open(config.cache_dir)
+    except CacheError as exc:
+        warn(f"warning: working without the cache: {exc}")
+        cache = None
+
+    def close_cache() -> None:
+        if cache is not None:
+            cache.close()
+
     if offline:
-        return NetworkResolver(arxiv=None, hf=None, cache=cache, progress=progress), cache.close
+        return NetworkResolver(arxiv=None, hf=None, cache=cache, progress=progress), close_cache
 
     import httpx
 
@@ -346,7 +363,13 @@ def build_resolver(
         on_request=on_request,
     )
     hf = HfClient(
-        hf_http, api_url=config.huggingface.api_url, concurrency=concurrency, on_request=on_request
+        hf_http,
+        api_url=config.huggingface.api_url,
+        concurrency=concurrency,
+        on_request=on_request,
+        # HF's rate limit can ask for minutes; rather than wait, the titles it cannot answer
+        # now go to the arXiv title search (which is batched, so it costs a few requests).
+        max_wait=HF_MAX_WAIT_SECONDS,
     )
     resolver = NetworkResolver(
         arxiv=arxiv,
@@ -360,6 +383,6 @@ def build_resolver(
     def close() -> None:
         arxiv_http.close()
         hf_http.close()
-        cache.close()
+        close_cache()
 
     return resolver, close
