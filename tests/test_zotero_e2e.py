@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +50,13 @@ def test_add_to_zotero_creates_one_item_per_paper_once(world, zotero, tmp_path: 
     assert len(items) == 12
     assert {i["data"]["itemType"] for i in items} == {"preprint"}
     assert all("Citation Key: " in i["data"]["extra"] for i in items)
+    # the configured keyword tags ([tags] video = ["video"]) travel with the items
+    for item in items:
+        text = (item["data"]["title"] + " " + item["data"]["abstractNote"]).lower()
+        tags = {t["tag"] for t in item["data"]["tags"]}
+        if re.search(r"\bvideos?\b", text):
+            assert "video" in tags
+    assert any("video" in {t["tag"] for t in i["data"]["tags"]} for i in items)
     zotero.check_invariants()
     writes = [r for r in zotero.requests if r.method == "POST" and r.path.endswith("/items")]
     assert len(writes) == 1  # 12 papers, one batch
