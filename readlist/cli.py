@@ -438,7 +438,9 @@ def _resolver(
 )
 @click.option("--collection", help="Zotero collection name or path (default [zotero] collection).")
 @click.option("--include-unresolved", is_flag=True, help="Also send unresolved papers to Zotero.")
-@click.option("-n", "--dry-run", is_flag=True, help="Print the entries instead of writing.")
+@click.option(
+    "-n", "--dry-run", is_flag=True, help="Print the entries and Zotero plan; write nothing."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON on stdout.")
 @click.pass_obj
 def add(
@@ -459,7 +461,7 @@ def add(
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    """Add papers from listings, arXiv IDs or URLs (`-` reads stdin) to the .bib.
+    """Add papers from listings, arXiv IDs or URLs (`-` reads stdin) to the .bib or Zotero.
 
     \b
     Examples:
@@ -746,7 +748,7 @@ def sync(
     include_unresolved: bool,
     dry_run: bool,
 ) -> None:
-    """Push every entry of the .bib into the Zotero collection (never a duplicate)."""
+    """Push every resolved entry of the .bib into the Zotero collection (never a duplicate)."""
     from readlist.library import load_entries, paper_from_bib_entry
 
     config = state.config(**{"library.bib": bib, "zotero.collection": collection})
