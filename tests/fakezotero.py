@@ -148,24 +148,19 @@ class Schema:
 
     def title_field(self, item_type: str) -> str | None:
         """Return the field that holds the title (`title`, `caseName`, `subject`, ...)."""
-        fields = self.type_fields.get(item_type, [])
-        if "title" in fields:
-            return "title"
-        for entry in self.raw["itemTypes"]:
-            if entry["itemType"] == item_type:
-                for f in entry["fields"]:
-                    if f.get("baseField") == "title":
-                        return str(f["field"])
-        return None
+        return self._field_for_base(item_type, "title")
 
     def date_field(self, item_type: str) -> str | None:
-        fields = self.type_fields.get(item_type, [])
-        if "date" in fields:
-            return "date"
+        return self._field_for_base(item_type, "date")
+
+    def _field_for_base(self, item_type: str, base: str) -> str | None:
+        """Return `base` itself, or the type's field mapped onto it, or None."""
+        if base in self.type_fields.get(item_type, []):
+            return base
         for entry in self.raw["itemTypes"]:
             if entry["itemType"] == item_type:
                 for f in entry["fields"]:
-                    if f.get("baseField") == "date":
+                    if f.get("baseField") == base:
                         return str(f["field"])
         return None
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fakeapis import BILLION_LAUGHS, XXE
 
 from readlist.errors import ArxivError
 from readlist.models import ArxivId
@@ -298,29 +299,6 @@ def test_from_dict_rejects_missing_field(fixtures: Path) -> None:
 
 
 # --- hostile XML: any DOCTYPE is refused before anything is expanded or fetched ---------
-
-BILLION_LAUGHS = b"""<?xml version="1.0"?>
-<!DOCTYPE lolz [
- <!ENTITY lol "lol">
- <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
- <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
- <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
- <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
- <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
- <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
- <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
- <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
- <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
-]>
-<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>http://arxiv.org/abs/2401.01234v1</id>
-<title>&lol9;</title></entry></feed>
-"""
-
-XXE = b"""<?xml version="1.0"?>
-<!DOCTYPE feed [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
-<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>http://arxiv.org/abs/2401.01234v1</id>
-<title>&xxe;</title></entry></feed>
-"""
 
 EXTERNAL_DTD = b"""<?xml version="1.0"?>
 <!DOCTYPE feed SYSTEM "http://127.0.0.1:9/evil.dtd">
