@@ -156,10 +156,7 @@ def bench_startup(repeats: int, env: dict[str, str]) -> None:
 
 def bench_resolve(workdir: Path, env: dict[str, str]) -> None:
     root = Path(__file__).resolve().parents[1]
-    shared = root.parent / "shared"
-    if not (shared / "listings").is_dir():
-        print("resolve: skipped (../shared/listings not found)")
-        return
+    listings = root / "tests" / "data" / "listings"
     sys.path.insert(0, str(root / "tests"))
     from fakeapis import FakeArxiv, FakeHf, sample_papers
 
@@ -167,8 +164,8 @@ def bench_resolve(workdir: Path, env: dict[str, str]) -> None:
     from readlist.library import plain_field
     from readlist.normalize import normalize_title
 
-    world = sample_papers(shared / "listings")
-    files = [str(p) for p in sorted((shared / "listings").glob("*.txt"))]
+    world = sample_papers(listings)
+    files = [str(p) for p in sorted(listings.glob("*.txt"))]
     delay = 3.0
     with FakeArxiv(world.papers, min_interval=delay) as arxiv, FakeHf(world.papers) as hf:
         run_env = {

@@ -58,8 +58,7 @@ from typing import Any, Literal
 
 from fakeapis import Fault, RecordedRequest, _FakeServer, _Handler, _Response
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-DEFAULT_SCHEMA = SHARED / "zotero" / "schema.json"
+DEFAULT_SCHEMA = Path(__file__).resolve().parent / "data" / "zotero" / "schema.json"
 
 API_BASE = "https://api.zotero.org"
 WWW_BASE = "https://www.zotero.org"

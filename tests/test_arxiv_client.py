@@ -98,8 +98,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def fixtures(shared: Path) -> Path:
-    return shared / "fixtures" / "arxiv"
+def fixtures(data: Path) -> Path:
+    return data / "fixtures" / "arxiv"
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ URL = "https://export.arxiv.org/api/query?id_list=x"
 
 
 @pytest.fixture
-def fixtures(shared: Path) -> Path:
-    return shared / "fixtures" / "arxiv"
+def fixtures(data: Path) -> Path:
+    return data / "fixtures" / "arxiv"
 
 
 def load(fixtures: Path, name: str) -> AtomFeed:

@@ -227,9 +227,9 @@ def test_malformed_config_is_one_error_line(workdir: Path, isolated_env: Path) -
     assert not (workdir / "refs.bib").exists()
 
 
-def test_malformed_bib_is_refused_untouched(workdir: Path, shared: Path) -> None:
+def test_malformed_bib_is_refused_untouched(workdir: Path, data: Path) -> None:
     bad = workdir / "bad.bib"
-    original = (shared / "corpora/bib/malformed_syntax_errors.bib").read_bytes()
+    original = (data / "corpora/bib/malformed_syntax_errors.bib").read_bytes()
     bad.write_bytes(original)
     result = run("add", "listing.txt", "--all", "--offline", "--bib", "bad.bib")
     assert result.exit_code == 1
@@ -255,7 +255,7 @@ def test_add_keeps_every_byte_of_each_corpus_file(workdir: Path, path: Path) -> 
     read_bib(target)  # what we wrote parses again
 
 
-def test_all_sample_listings_give_one_entry_per_distinct_paper(workdir: Path, shared: Path) -> None:
+def test_all_sample_listings_give_one_entry_per_distinct_paper(workdir: Path, data: Path) -> None:
     files = [str(p) for p in listing_files()]
     result = run("add", *files, "--all", "--offline", "--bib", "refs.bib")
     assert result.exit_code == 0, result.output

@@ -22,7 +22,7 @@ EXPECTED_FOR_UNRESOLVED = ("empty author", "empty year", "need key to sort", "ne
     [("bibtex", "natbib"), ("bibtex", "biblatex"), ("biblatex", "biblatex")],
 )
 def test_offline_entries_from_all_listings_compile(
-    shared: Path, tmp_path: Path, texmfvar: Path, style: str, toolchain: str
+    data: Path, tmp_path: Path, texmfvar: Path, style: str, toolchain: str
 ) -> None:
     require_tools("pdflatex", "bibtex" if toolchain == "natbib" else "biber")
     bib = tmp_path / "refs.bib"

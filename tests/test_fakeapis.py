@@ -163,9 +163,9 @@ def _without_feed_stamp(text: str) -> str:
     ],
 )
 def test_id_list_feed_is_byte_for_byte_the_recorded_one(
-    shared: Path, client: httpx.Client, fixture: str, query: str
+    data: Path, client: httpx.Client, fixture: str, query: str
 ) -> None:
-    path = shared / "fixtures" / "arxiv" / fixture
+    path = data / "fixtures" / "arxiv" / fixture
     with FakeArxiv(_papers_from_fixture(path), min_interval=0, wrap=False) as server:
         response = client.get(f"{server.url}?{query}")
     assert response.status_code == 200
@@ -173,10 +173,10 @@ def test_id_list_feed_is_byte_for_byte_the_recorded_one(
 
 
 def test_search_fixture_entries_are_rewritten_byte_for_byte(
-    shared: Path, client: httpx.Client
+    data: Path, client: httpx.Client
 ) -> None:
     # Ten entries with DOIs, journal refs, comments, v2/v3 and paragraph breaks.
-    path = shared / "fixtures" / "arxiv" / "search_all_testing_start0_max10.xml"
+    path = data / "fixtures" / "arxiv" / "search_all_testing_start0_max10.xml"
     recorded = path.read_text("utf-8")
     papers = _papers_from_fixture(path)
     with FakeArxiv(papers, min_interval=0, wrap=False) as server:
@@ -188,11 +188,11 @@ def test_search_fixture_entries_are_rewritten_byte_for_byte(
 
 
 def test_malformed_id_gets_the_recorded_400_error_feed(
-    shared: Path, arxiv: FakeArxiv, client: httpx.Client
+    data: Path, arxiv: FakeArxiv, client: httpx.Client
 ) -> None:
     response = client.get(arxiv.url, params={"id_list": "abc", "start": 0, "max_results": 100})
     assert response.status_code == 400
-    recorded = (shared / "fixtures" / "arxiv" / "id_abc_malformed_http400.xml").read_text("utf-8")
+    recorded = (data / "fixtures" / "arxiv" / "id_abc_malformed_http400.xml").read_text("utf-8")
     assert _without_feed_stamp(response.text) == _without_feed_stamp(recorded)
 
 
@@ -483,9 +483,9 @@ def test_a_polite_client_never_trips_the_rule(client: httpx.Client) -> None:
 
 
 @pytest.fixture
-def kazakh(shared: Path) -> list[dict[str, object]]:
+def kazakh(data: Path) -> list[dict[str, object]]:
     return json.loads(
-        (shared / "fixtures" / "hf" / "papers_search_q_kazakh.json").read_text("utf-8")
+        (data / "fixtures" / "hf" / "papers_search_q_kazakh.json").read_text("utf-8")
     )
 
 
@@ -740,14 +740,12 @@ def test_two_servers_get_different_ports() -> None:
 
 @pytest.fixture(scope="module")
 def world() -> SampleWorld:
-    listings = Path(__file__).resolve().parents[2] / "shared" / "listings"
-    if not listings.is_dir():
-        pytest.skip("shared listings not present")
+    listings = Path(__file__).resolve().parent / "data" / "listings"
     return sample_papers(listings)
 
 
 def test_sample_world_is_deterministic_and_complete(world: SampleWorld) -> None:
-    listings = Path(__file__).resolve().parents[2] / "shared" / "listings"
+    listings = Path(__file__).resolve().parent / "data" / "listings"
     again = sample_papers(listings)
     assert [(p.arxiv_id, p.title) for p in again.papers] == [
         (p.arxiv_id, p.title) for p in world.papers

@@ -1,5 +1,5 @@
 """FakeZotero speaks the Zotero Web API v3: checked with plain httpx, with pyzotero 1.6.11,
-and against the recorded responses in shared/fixtures/zotero/."""
+and against the recorded responses in tests/data/fixtures/zotero/."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from pyzotero import zotero
 from pyzotero import zotero_errors as ze
 
 USER = "/users/123"
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "zotero"
+FIXTURES = Path(__file__).resolve().parent / "data" / "fixtures" / "zotero"
 
 
 def fixture(name: str) -> Any:

@@ -28,11 +28,10 @@ from readlist.resolve.match import (
     titles_match,
 )
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-LISTINGS = SHARED / "listings"
-HF_SEARCH = SHARED / "fixtures" / "hf" / "papers_search_q_kazakh.json"
+DATA = Path(__file__).resolve().parent / "data"
+LISTINGS = DATA / "listings"
+HF_SEARCH = DATA / "fixtures" / "hf" / "papers_search_q_kazakh.json"
 
-needs_samples = pytest.mark.skipif(not LISTINGS.is_dir(), reason="../shared is not present")
 
 
 @functools.cache
@@ -226,7 +225,6 @@ def test_later_version_with_additions_agrees() -> None:
     assert abstract_similarity(STORM_RAW, later) >= 0.9
 
 
-@needs_samples
 def test_different_papers_on_one_topic_disagree() -> None:
     first = sample("4M: Massively").abstract or ""
     second = sample("4M-21:").abstract or ""
@@ -239,7 +237,6 @@ FOUR_M = "2312.06647"
 FOUR_M_21 = "2406.09406"
 
 
-@needs_samples
 def test_look_alike_title_is_refused_with_near_miss() -> None:
     four_m, four_m_21 = sample("4M: Massively"), sample("4M-21:")
     candidate = Candidate(FOUR_M_21, four_m_21.title or "", four_m_21.abstract, "hf")
@@ -252,7 +249,6 @@ def test_look_alike_title_is_refused_with_near_miss() -> None:
     )
 
 
-@needs_samples
 def test_look_alike_title_does_not_disturb_the_right_one() -> None:
     four_m, four_m_21 = sample("4M: Massively"), sample("4M-21:")
     candidates = [
@@ -276,7 +272,6 @@ def test_vit_lens_is_not_vit_lens_2() -> None:
     assert choose(item, [lens2, lens]).accepted == lens
 
 
-@needs_samples
 def test_same_title_different_paper_is_resolved_by_abstract() -> None:
     mine, other = sample("4M: Massively"), sample("InternVL3:")
     title = mine.title or ""
@@ -296,7 +291,6 @@ def test_same_title_different_paper_is_resolved_by_abstract() -> None:
     assert "abstract differs, similarity 0." in verdict.near[0]
 
 
-@needs_samples
 def test_same_title_without_listing_abstract_is_ambiguous() -> None:
     mine, other = sample("4M: Massively"), sample("InternVL3:")
     title = mine.title or ""
@@ -326,7 +320,6 @@ def test_same_title_and_agreeing_abstracts_is_ambiguous() -> None:
     )
 
 
-@needs_samples
 def test_older_version_of_the_abstract_is_accepted() -> None:
     mine = sample("InternVL3:")
     others = [x.abstract or "" for x in sample_listings().values() if x is not mine]
@@ -346,7 +339,6 @@ def test_hf_rendering_of_math_and_line_breaks_is_accepted() -> None:
     assert choose(listing(title, M2IXT_RAW), [hf]).accepted == hf
 
 
-@needs_samples
 def test_tex_in_title_is_accepted() -> None:
     astro = sample("AstroM$^3$")
     candidate = Candidate(
@@ -493,7 +485,6 @@ def test_candidates_from_hf() -> None:
     ]
 
 
-@pytest.mark.skipif(not HF_SEARCH.is_file(), reason="../shared is not present")
 def test_hf_fixture_candidates_resolve_a_listing() -> None:
     candidates = candidates_from_hf(parse_search(json.loads(HF_SEARCH.read_text("utf-8"))))
     assert len(candidates) == 9
@@ -517,7 +508,6 @@ def cached_shingles(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(match, "_shingles", functools.cache(match._shingles.__wrapped__))
 
 
-@needs_samples
 @pytest.mark.usefixtures("cached_shingles")
 def test_sample_abstracts_separate_with_a_margin() -> None:
     listings = list(sample_listings().values())
@@ -537,7 +527,6 @@ def test_sample_abstracts_separate_with_a_margin() -> None:
     assert same > ABSTRACT_THRESHOLD + 0.05, same
 
 
-@needs_samples
 @pytest.mark.usefixtures("cached_shingles")
 def test_every_sample_listing_accepts_its_own_version_and_refuses_every_other_abstract() -> None:
     listings = list(sample_listings().values())

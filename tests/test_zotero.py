@@ -400,8 +400,8 @@ def schema_subset(
 
 
 @pytest.fixture
-def schema(shared: Path) -> dict[str, Any]:
-    return json.loads((shared / "zotero" / "schema.json").read_text(encoding="utf-8"))
+def schema(data: Path) -> dict[str, Any]:
+    return json.loads((data / "zotero" / "schema.json").read_text(encoding="utf-8"))
 
 
 def test_built_in_schema_subset_is_zoteros(schema: dict[str, Any]) -> None:
@@ -410,9 +410,9 @@ def test_built_in_schema_subset_is_zoteros(schema: dict[str, Any]) -> None:
     assert creators == ITEM_TYPE_CREATORS, f"regenerate ITEM_TYPE_CREATORS: {creators!r}"
 
 
-def test_item_is_what_zoteros_arxiv_import_saves(shared: Path, schema: dict[str, Any]) -> None:
+def test_item_is_what_zoteros_arxiv_import_saves(data: Path, schema: dict[str, Any]) -> None:
     fixture = (
-        shared / "fixtures" / "zotero" / "web-library_test-user-add-by-identifier-recognize.json"
+        data / "fixtures" / "zotero" / "web-library_test-user-add-by-identifier-recognize.json"
     )
     saved = json.loads(fixture.read_text(encoding="utf-8"))["successful"]["0"]["data"]
     attention = Paper(
@@ -453,8 +453,8 @@ def test_item_is_what_zoteros_arxiv_import_saves(shared: Path, schema: dict[str,
     assert item_identities(saved) == item_identities(item) == {"arxiv:1706.03762"}
 
 
-def translator_preprints(shared: Path) -> list[dict[str, Any]]:
-    path = shared / "fixtures" / "zotero" / "translators_arXiv.org.js_testCases.json"
+def translator_preprints(data: Path) -> list[dict[str, Any]]:
+    path = data / "fixtures" / "zotero" / "translators_arXiv.org.js_testCases.json"
     cases = json.loads(path.read_text(encoding="utf-8"))
     return [
         item
@@ -465,8 +465,8 @@ def translator_preprints(shared: Path) -> list[dict[str, Any]]:
     ]
 
 
-def test_items_carry_every_field_the_translator_sets(shared: Path, schema: dict[str, Any]) -> None:
-    cases = translator_preprints(shared)
+def test_items_carry_every_field_the_translator_sets(data: Path, schema: dict[str, Any]) -> None:
+    cases = translator_preprints(data)
     assert len(cases) == 5
     for expected in cases:
         aid = ArxivId(expected["archiveID"].removeprefix("arXiv:"))
@@ -582,7 +582,7 @@ def test_schema_guard_catches_what_zotero_would_refuse(schema: dict[str, Any]) -
     assert validate_item(journal, schema) == []
 
 
-def test_item_reads_back_as_a_paper(shared: Path) -> None:
+def test_item_reads_back_as_a_paper(data: Path) -> None:
     made = paper_to_item(paper(7), "lovelace2025study", ["to-read"], [])
     back = item_to_paper(made)
     assert back.arxiv_id == ArxivId("2501.00007")
@@ -602,7 +602,7 @@ def test_item_reads_back_as_a_paper(shared: Path) -> None:
     )
     assert king.authors == ("Martin Luther King Jr.",)
     assert (king.year, king.month, king.arxiv_id) == (1964, 3, None)
-    path = shared / "fixtures" / "zotero" / "translators_arXiv.org.js_testCases.json"
+    path = data / "fixtures" / "zotero" / "translators_arXiv.org.js_testCases.json"
     journal = json.loads(path.read_text(encoding="utf-8"))[1]["items"][0]
     read = item_to_paper(journal)
     assert read.arxiv_id == ArxivId("1107.4612")
@@ -813,10 +813,10 @@ def test_second_sync_without_a_version_hint_is_a_304(
 
 
 def test_existing_item_gets_collection_and_tags_not_a_copy(
-    make: Callable[..., ZoteroLibrary], fake: FakeZotero, shared: Path
+    make: Callable[..., ZoteroLibrary], fake: FakeZotero, data: Path
 ) -> None:
     fixture = (
-        shared / "fixtures" / "zotero" / "web-library_test-user-add-by-identifier-recognize.json"
+        data / "fixtures" / "zotero" / "web-library_test-user-add-by-identifier-recognize.json"
     )
     saved = json.loads(fixture.read_text(encoding="utf-8"))["successful"]["0"]["data"]
     saved = {**saved, "collections": []}
