@@ -290,6 +290,11 @@ class BibIndex:
         if title:
             norm = normalize_title(title)
             hit = self.by_title.get(norm) if norm else None
+            # Distinct papers can share a title: two arXiv IDs that differ tell them apart.
+            if hit and arxiv_id is not None:
+                theirs = {i.id.lower() for i in hit.arxiv_ids()}
+                if theirs and arxiv_id.id.lower() not in theirs:
+                    hit = None
             if hit:
                 return hit, "same title"
         return None

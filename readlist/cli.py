@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from readlist import __version__
-from readlist.errors import InputError, ReadlistError
+from readlist.errors import InputError, ReadlistError, UsageError
 
 if TYPE_CHECKING:
     from readlist.config import Config
@@ -38,6 +38,10 @@ class ReadlistGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except UsageError as exc:
+            if _debugging():
+                raise
+            raise click.UsageError(str(exc)) from exc
         except ReadlistError as exc:
             if _debugging():
                 raise
@@ -123,22 +127,88 @@ def _existing_bib(config: Config) -> Path:
     return path
 
 
-def _read_listings(sources: Sequence[str]) -> list[Listing]:
-    """Read every source, refuse one that holds no paper, and drop repeated papers."""
-    from readlist.listing import dedupe, read_sources
+def _is_file(source: str) -> bool:
+    try:
+        return Path(source).exists()
+    except (OSError, ValueError):
+        return False
 
-    listings = read_sources(sources, lambda: sys.stdin.buffer.read())
-    found = {item.source for item in listings}
-    for source in dict.fromkeys("<stdin>" if s == "-" else s for s in sources):
-        if source not in found and (source == "<stdin>" or Path(source).exists()):
+
+def _read_listings(
+    sources: Sequence[str],
+    config: Config,
+    *,
+    offline: bool = False,
+    min_upvotes: int | None = None,
+    requests: list[str] | None = None,
+) -> list[Listing]:
+    """Read every source, refuse one that holds no paper, and drop repeated papers.
+
+    Hugging Face pages (`hf:daily`, page and collection URLs) are fetched from the Hub API;
+    every page spec is checked before the first request.
+    """
+    from readlist.listing import dedupe, read_source
+    from readlist.resolve.hfpages import fetch_page, open_hf_client, parse_page
+
+    pages = {s: parse_page(s) for s in sources if s != "-" and not _is_file(s)}
+    if offline and any(pages.values()):
+        first = next(page for page in pages.values() if page)
+        raise click.UsageError(f"{first.label} is read from Hugging Face: drop --offline")
+    fetched = {}
+    if any(pages.values()):
+        on_request = requests.append if requests is not None else None
+        with open_hf_client(config, on_request=on_request) as hf:
+            for source, page in pages.items():
+                if page is not None and source not in fetched:
+                    result = fetch_page(hf, page)
+                    if not result.listings:
+                        raise InputError(page.label, _empty_page(page, result.skipped))
+                    fetched[source] = result.listings
+    listings: list[Listing] = []
+    stdin_read = False
+    for source in sources:
+        if source in fetched:
+            listings.extend(fetched.pop(source))
+            continue
+        if source == "-":
+            if stdin_read:
+                continue
+            stdin_read = True
+        if pages.get(source) is not None:
+            continue  # the same page named twice
+        found = read_source(source, lambda: sys.stdin.buffer.read())
+        if not found and (source == "-" or _is_file(source)):
             raise InputError(
-                source,
+                "<stdin>" if source == "-" else source,
                 "no papers found (expected a Hugging Face Papers listing, titles, "
                 "or arXiv IDs/URLs)",
             )
+        listings.extend(found)
     if not listings:
         raise InputError(", ".join(sources), "no papers found")
+    if min_upvotes is not None:
+        if all(item.upvotes is None for item in listings):
+            raise click.UsageError(
+                "--min-upvotes needs a Hugging Face page (hf:daily, hf:week/…, a collection): "
+                "listings copied as text carry no upvotes"
+            )
+        listings = [x for x in listings if x.upvotes is None or x.upvotes >= min_upvotes]
+        if not listings:
+            raise InputError(", ".join(sources), f"no paper has {min_upvotes} upvotes or more")
     return dedupe(listings)
+
+
+def _empty_page(page: Any, skipped: int) -> str:
+    if page.kind == "collection":
+        others = plural(skipped, "model, dataset or Space", "models, datasets or Spaces")
+        return "the collection holds no papers" + (f" (only {others})" if skipped else "")
+    what = {"daily": "day", "week": "week", "month": "month"}[page.kind]
+    return f"Hugging Face lists no papers for this {what}"
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """`1 paper`, `2 papers`: the count with the right form of the noun."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
 def _only_identifiers(sources: Sequence[str]) -> bool:
@@ -159,6 +229,8 @@ def _render_listing(
     for n, item in enumerate(listings, 1):
         mark = "[x]" if n - 1 in known else "[ ]"
         line = f"{n:>{width}}. {mark} {item.label}"
+        if item.upvotes is not None:
+            line += f"  ({plural(item.upvotes, 'upvote')})"
         if n - 1 in known:
             line += f"  (in .bib as {known[n - 1]})"
         click.echo(line, err=err)
@@ -419,6 +491,12 @@ def _resolver(
     "-m", "--match", multiple=True, help="Add papers whose title or abstract contains TEXT."
 )
 @click.option("-a", "--all", "take_all", is_flag=True, help="Add every paper of the listing.")
+@click.option(
+    "--min-upvotes",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Only papers with at least N upvotes on Hugging Face (hf: sources).",
+)
 @click.option("-t", "--tag", "tags", multiple=True, help="Add this tag to every paper (repeat).")
 @click.option(
     "--offline", is_flag=True, help="No network: use the cache, else write what the listing knows."
@@ -450,6 +528,7 @@ def add(
     pick: tuple[str, ...],
     match: tuple[str, ...],
     take_all: bool,
+    min_upvotes: int | None,
     tags: tuple[str, ...],
     offline: bool,
     refresh: bool,
@@ -468,6 +547,8 @@ def add(
       readlist add listing.txt --pick 1,4-6
       readlist add listing.txt --match retrieval --tag rag
       readlist add 2504.10479 https://arxiv.org/abs/2312.06647v2
+      readlist add hf:daily --min-upvotes 20 --all
+      readlist add hf:week/2025-W18 https://huggingface.co/collections/OWNER/SLUG
     """
     from readlist.library import add_papers
     from readlist.select import select
@@ -484,7 +565,10 @@ def add(
     to_zotero = config.library.to in ("zotero", "both")
     path = _bib_path(config, required=to_bib)
     collection_path = _collection(config) if to_zotero else ""
-    listings = _read_listings(sources)
+    page_requests: list[str] = []
+    listings = _read_listings(
+        sources, config, offline=offline, min_upvotes=min_upvotes, requests=page_requests
+    )
     if pick or match or take_all or _only_identifiers(sources):
         chosen = select(listings, pick=pick, match=match, take_all=take_all or not (pick or match))
     elif "-" not in sources and _stdin_is_interactive():
@@ -494,10 +578,11 @@ def add(
             return
     else:
         raise click.UsageError(
-            f"{len(listings)} papers found; choose with --pick 1,4-6, --match TEXT or --all "
-            "(or run in a terminal to pick interactively)"
+            f"{plural(len(listings), 'paper')} found; choose with --pick 1,4-6, --match TEXT or "
+            "--all (or run in a terminal to pick interactively)"
         )
     with _resolver(config, offline=offline, refresh=refresh) as (resolver, requests):
+        requests.extend(page_requests)
         resolutions = resolver.resolve(chosen)
     reasons = {id(r.listing): r for r in resolutions}
     papers = _tagged([r.paper for r in resolutions], config, tags)
@@ -539,12 +624,30 @@ def add(
 @cli.command()
 @click.argument("sources", nargs=-1, required=True)
 @bib_option
+@click.option(
+    "--min-upvotes",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Only papers with at least N upvotes on Hugging Face (hf: sources).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
 @click.pass_obj
-def show(state: AppState, sources: tuple[str, ...], bib: Path | None, as_json: bool) -> None:
-    """Print the numbered listing, marking papers already in the .bib."""
+def show(
+    state: AppState,
+    sources: tuple[str, ...],
+    bib: Path | None,
+    min_upvotes: int | None,
+    as_json: bool,
+) -> None:
+    """Print the numbered listing, marking papers already in the .bib.
+
+    \b
+    Examples:
+      readlist show listing.txt
+      readlist show hf:daily/2025-04-28 --min-upvotes 10
+    """
     config = state.config(**{"library.bib": bib})
-    listings = _read_listings(sources)
+    listings = _read_listings(sources, config, min_upvotes=min_upvotes)
     known = _known_in_bib(listings, _bib_path(config, required=False))
     if as_json:
         rows = [
@@ -555,6 +658,7 @@ def show(state: AppState, sources: tuple[str, ...], bib: Path | None, as_json: b
                 "arxiv_id": str(item.arxiv_id) if item.arxiv_id else None,
                 "source": item.source,
                 "line": item.line,
+                "upvotes": item.upvotes,
                 "in_bib": known.get(n - 1),
             }
             for n, item in enumerate(listings, 1)
@@ -562,7 +666,7 @@ def show(state: AppState, sources: tuple[str, ...], bib: Path | None, as_json: b
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     _render_listing(listings, known)
-    _err(f"{len(listings)} papers, {len(known)} already in the .bib")
+    _err(f"{plural(len(listings), 'paper')}, {len(known)} already in the .bib")
 
 
 def _entry_row(entry: Any) -> dict[str, Any]:

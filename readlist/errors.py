@@ -13,6 +13,10 @@ class ReadlistError(Exception):
     """Base class for every error readlist reports to the user (exit code 1)."""
 
 
+class UsageError(ReadlistError):
+    """The command line asks for something malformed (exit code 2, before any request)."""
+
+
 class InputError(ReadlistError):
     """A listing, identifier or file given as input cannot be used."""
 

@@ -530,7 +530,7 @@ def dedupe(listings: Iterable[Listing]) -> list[Listing]:
     """Keep each paper once, where it first appears, filling in what later copies add.
 
     Two listings are one paper when they share an arXiv ID (any version) or a normalized
-    title.
+    title, unless both carry arXiv IDs and those differ: distinct papers can share a title.
     """
     kept: list[Listing] = []
     by_id: dict[str, int] = {}
@@ -540,6 +540,9 @@ def dedupe(listings: Iterable[Listing]) -> list[Listing]:
         index = by_id.get(listing.arxiv_id.id) if listing.arxiv_id else None
         if index is None and title_key:
             index = by_title.get(title_key)
+            other = kept[index].arxiv_id if index is not None else None
+            if other is not None and listing.arxiv_id is not None:
+                index = None  # same title, different papers
         if index is None:
             index = len(kept)
             kept.append(listing)

@@ -58,6 +58,7 @@ class Listing:
     arxiv_id: ArxivId | None = None
     source: str = "<input>"  # file name, "<stdin>" or "<argument>"
     line: int = 0  # 1-based line of the title (or identifier) in `source`
+    upvotes: int | None = None  # Hugging Face upvotes, for papers from a Hugging Face page
 
     @property
     def label(self) -> str:

@@ -948,7 +948,14 @@ def _parse_id(raw: str) -> tuple[str, int | None] | None:
 
 
 class FakeHf(_FakeServer):
-    """The Hugging Face papers API (`/api/papers/search`, `/api/papers/{id}`)."""
+    """The Hugging Face papers API (`/api/papers/search`, `/api/papers/{id}`), the daily
+    papers pages (`/api/daily_papers` with `date`/`week`/`month`, `p` and `limit`) and
+    collections (`/api/collections/{owner}/{slug}`), as huggingface_hub's `list_daily_papers`,
+    `paper_info` and `get_collection` read them.
+
+    `daily` maps a day (`2025-04-28`) to the arXiv IDs featured that day, in the page's order;
+    `collections` maps a slug to `(title, [(type, id), ...])`.
+    """
 
     root = "/api"
     max_limit: ClassVar[int] = 120
@@ -971,6 +978,8 @@ class FakeHf(_FakeServer):
         self.refused = 0
         self._window_start: float | None = None
         self._used = 0
+        self.daily: dict[str, list[str]] = {}
+        self.collections: dict[str, tuple[str, list[tuple[str, str]]]] = {}
 
     def add(self, paper: FakePaper) -> None:
         """Add (or replace) a paper while serving."""
@@ -1005,6 +1014,10 @@ class FakeHf(_FakeServer):
             return _json({"error": "Not Found"}, 404)
         if path == "/api/papers/search":
             return self._search(request.params)
+        if path == "/api/daily_papers":
+            return self._daily_papers(request.params)
+        if path.startswith("/api/collections/"):
+            return self._collection(path.removeprefix("/api/collections/"))
         prefix = "/api/papers/"
         if path.startswith(prefix) and len(path) > len(prefix):
             with self._lock:
@@ -1013,6 +1026,102 @@ class FakeHf(_FakeServer):
                 return _json({"error": "Paper not found"}, 404)
             return _json(self._paper_object(paper, single=True))
         return _json({"error": "Not Found"}, 404)
+
+    def _days(self, params: Mapping[str, str]) -> list[str] | _Response:
+        """The days a daily-papers request selects, or the 400 the Hub answers."""
+        days = sorted(self.daily)
+        if "date" in params:
+            try:
+                datetime.strptime(params["date"], "%Y-%m-%d")
+            except ValueError:
+                return _json({"error": "Invalid date"}, 400)
+            return [params["date"]]
+        if "week" in params:
+            match = re.fullmatch(r"(\d{4})-W(\d{2})", params["week"])
+            if not match:
+                return _json({"error": "Invalid week"}, 400)
+            wanted = (int(match[1]), int(match[2]))
+            return [d for d in days if datetime.fromisoformat(d).isocalendar()[:2] == wanted]
+        if "month" in params:
+            if not re.fullmatch(r"\d{4}-\d{2}", params["month"]):
+                return _json({"error": "Invalid month"}, 400)
+            return [d for d in days if d.startswith(params["month"] + "-")]
+        return days[-1:]  # no selector: the latest day with papers
+
+    def _daily_papers(self, params: Mapping[str, str]) -> _Response:
+        days = self._days(params)
+        if isinstance(days, _Response):
+            return days
+        try:
+            page = int(params.get("p") or 0)
+            limit = int(params.get("limit") or 50)
+        except ValueError:
+            return _json({"error": "Parameters 'p' and 'limit' must be integers"}, 400)
+        limit = min(max(limit, 1), self.max_limit)
+        items = []
+        with self._lock:
+            for day in days:
+                for arxiv_id in self.daily.get(day, []):
+                    paper = self.papers.get(arxiv_id)
+                    if paper is not None:
+                        items.append(self._daily_item(paper, day))
+        return _json(items[page * limit : (page + 1) * limit])
+
+    def _daily_item(self, paper: FakePaper, day: str) -> dict[str, Any]:
+        obj = self._paper_object(paper)
+        obj["submittedOnDailyAt"] = f"{day}T13:00:00.000Z"
+        return {
+            "paper": obj,
+            "publishedAt": f"{day}T13:00:00.000Z",
+            "title": self._title(paper),
+            "summary": self._summary(paper),
+            "mediaUrls": [],
+            "thumbnail": (
+                f"https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/{paper.arxiv_id}.png"
+            ),
+            "numComments": 0,
+            "submittedBy": {"_id": _hex_id(paper.arxiv_id, "user"), "user": "akhaliq"},
+            "isAuthorParticipating": False,
+        }
+
+    def _collection(self, slug: str) -> _Response:
+        with self._lock:
+            found = self.collections.get(slug)
+            papers = dict(self.papers)
+        if found is None:
+            return _json({"error": "Collection not found"}, 404)
+        title, members = found
+        items: list[dict[str, Any]] = []
+        for position, (kind, item_id) in enumerate(members):
+            item: dict[str, Any] = {
+                "_id": _hex_id(slug, item_id),
+                "position": position,
+                "type": kind,
+                "id": item_id,
+            }
+            paper = papers.get(item_id) if kind == "paper" else None
+            if paper is not None:
+                item.update(
+                    title=self._title(paper),
+                    upvotes=self._paper_object(paper)["upvotes"],
+                    publishedAt=paper.published.replace("Z", ".000Z"),
+                )
+            items.append(item)
+        owner = slug.split("/", 1)[0]
+        return _json(
+            {
+                "slug": slug,
+                "title": title,
+                "owner": {"name": owner, "type": "user"},
+                "items": items,
+                "lastUpdated": "2025-05-01T12:00:00.000Z",
+                "position": 0,
+                "private": False,
+                "theme": "green",
+                "upvotes": 3,
+                "description": None,
+            }
+        )
 
     def _search(self, params: Mapping[str, str]) -> _Response:
         q = params.get("q", "").strip()

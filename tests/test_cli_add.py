@@ -238,9 +238,7 @@ def test_malformed_bib_is_refused_untouched(workdir: Path, data: Path) -> None:
     assert bad.read_bytes() == original
 
 
-@pytest.mark.parametrize(
-    "path", [p for p in corpus_files() if not p.name.startswith("malformed")], ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", corpus_files(well_formed=True), ids=lambda p: p.name)
 def test_add_keeps_every_byte_of_each_corpus_file(workdir: Path, path: Path) -> None:
     target = workdir / path.name
     original = path.read_bytes()

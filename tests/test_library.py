@@ -243,3 +243,17 @@ def test_preferred_keys_are_used_when_free(tmp_path: Path) -> None:
     papers = [paper("One"), paper("Two"), paper("Three")]
     outcome = add_papers(path, papers, BibOptions(), preferred_keys=["Mine2024", "TAKEN", None])
     assert [a.key for a in outcome.added] == ["Mine2024", "two", "three"]
+
+
+def test_same_title_different_arxiv_ids_are_two_papers(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_text("")
+    twins = [
+        paper("Scaling Laws", arxiv_id=ArxivId("2401.00001"), resolved=True, authors=("A B",)),
+        paper("Scaling Laws", arxiv_id=ArxivId("2402.00002"), resolved=True, authors=("C D",)),
+    ]
+    outcome = add_papers(path, twins, BibOptions())
+    assert len(outcome.added) == 2
+    # the title alone, or one of the two IDs, still finds an entry already there
+    again = add_papers(path, [paper("Scaling Laws"), twins[1]], BibOptions())
+    assert again.added == [] and len(again.present) == 2

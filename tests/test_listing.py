@@ -750,3 +750,13 @@ def test_dedupe_keeps_lookalikes_and_unmatchable_pairs_apart() -> None:
 def test_dedupe_accepts_any_iterable() -> None:
     listings = (Listing(title=f"Paper {n % 3}") for n in range(9))
     assert [x.title for x in dedupe(listings)] == ["Paper 0", "Paper 1", "Paper 2"]
+
+
+def test_dedupe_keeps_same_titled_papers_with_different_ids() -> None:
+    from readlist.listing import dedupe
+    from readlist.models import ArxivId, Listing
+
+    a = Listing(title="Scaling Laws", arxiv_id=ArxivId("2401.00001"))
+    b = Listing(title="Scaling  laws", arxiv_id=ArxivId("2402.00002"))
+    plain = Listing(title="Scaling Laws", abstract="An abstract.")
+    assert dedupe([a, b, plain]) == [replace(a, abstract="An abstract."), b]

@@ -242,6 +242,14 @@ class HfClient:
             return None
         return self._parse(response, parse_paper)
 
+    def fetch(
+        self, path: str, params: Mapping[str, str] | None, parse: Callable[[object], _T]
+    ) -> _T:
+        """GET `api_url/path` (e.g. `daily_papers`) and parse its JSON with `parse`."""
+        response = self._get(f"{self.api_url}/{path}", params)
+        assert response is not None  # only paper() tolerates a 404
+        return self._parse(response, parse)
+
     def search_many(
         self, queries: Sequence[str], *, limit: int = 10
     ) -> dict[str, list[HfPaper] | HuggingFaceError]:
