@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from readlist import __version__
-from readlist.errors import InputError, ReadlistError, UsageError
+from readlist.errors import ConfigError, InputError, ReadlistError, UsageError
 
 if TYPE_CHECKING:
     from readlist.config import Config
@@ -38,7 +38,8 @@ class ReadlistGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except UsageError as exc:
+        except (UsageError, ConfigError) as exc:
+            # Configuration and usage problems exit 2, and are found before any request.
             if _debugging():
                 raise
             raise click.UsageError(str(exc)) from exc
@@ -71,15 +72,17 @@ class AppState:
     """What the group passes to its commands: where the config comes from."""
 
     config_path: Path | None = None
-    _cache: dict[tuple[tuple[str, Any], ...], Config] = field(default_factory=dict)
+    _cache: dict[tuple[Any, ...], Config] = field(default_factory=dict)
 
-    def config(self, **overrides: Any) -> Config:
+    def config(self, *, must_exist: bool = True, **overrides: Any) -> Config:
         """Load the config once per set of flag overrides (defaults < file < env < flags)."""
         from readlist.config import load_config
 
-        key = tuple(sorted(overrides.items()))
+        key = (must_exist, *sorted(overrides.items()))
         if key not in self._cache:
-            self._cache[key] = load_config(os.environ, overrides, path=self.config_path)
+            self._cache[key] = load_config(
+                os.environ, overrides, path=self.config_path, must_exist=must_exist
+            )
         return self._cache[key]
 
 
@@ -386,6 +389,10 @@ def _report_add(
 
 
 def _collection(config: Config) -> str:
+    """The Zotero collection to use, once the Zotero settings are known to be complete."""
+    from readlist.zotero import check_settings
+
+    check_settings(config.zotero)  # before any request: exit 2 naming the missing setting
     if not config.zotero.collection.strip():
         raise click.UsageError(
             "no Zotero collection: use --collection NAME or set [zotero] collection "
@@ -561,6 +568,9 @@ def add(
             "zotero.collection": collection,
         }
     )
+    if take_all and (pick or match):
+        other = "--pick" if pick else "--match"
+        raise click.UsageError(f"--all takes every paper: drop {other}, or drop --all")
     to_bib = config.library.to in ("bib", "both")
     to_zotero = config.library.to in ("zotero", "both")
     path = _bib_path(config, required=to_bib)
@@ -585,8 +595,12 @@ def add(
         requests.extend(page_requests)
         resolutions = resolver.resolve(chosen)
     reasons = {id(r.listing): r for r in resolutions}
-    papers = _tagged([r.paper for r in resolutions], config, tags)
     code = 0
+    missing = [r for r in resolutions if r.missing]
+    for gone in missing:
+        _err(f"not found: {gone.listing.label}: arXiv has no such paper; nothing written for it")
+        code = 1
+    papers = _tagged([r.paper for r in resolutions if not r.missing], config, tags)
     keys: dict[int, str] = {}
     if to_bib:
         assert path is not None
@@ -594,12 +608,19 @@ def add(
         keys = {id(a.paper): a.key for a in outcome.added}
         keys.update({id(p.paper): p.key for p in outcome.present})
         if as_json:
-            data = {**_add_json(outcome, reasons), "requests": len(requests)}
+            data = {
+                **_add_json(outcome, reasons),
+                "not_found": [r.listing.label for r in missing],
+                "requests": len(requests),
+            }
             click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         elif dry_run and outcome.text:
             click.echo(outcome.text, nl=False)
-        code = _report_add(
-            outcome, offline=offline, dry_run=dry_run, reasons=reasons, requests=len(requests)
+        code = max(
+            code,
+            _report_add(
+                outcome, offline=offline, dry_run=dry_run, reasons=reasons, requests=len(requests)
+            ),
         )
     if to_zotero:
         from readlist.citekey import make_citekey
@@ -818,7 +839,7 @@ def config_show(state: AppState, as_json: bool, show_secrets: bool) -> None:
 
     from readlist.config import config_to_dict
 
-    cfg = state.config()
+    cfg = state.config(must_exist=False)
     data = config_to_dict(cfg, hide_secrets=not show_secrets)
     if as_json:
         click.echo(json.dumps(data, indent=2))

@@ -202,6 +202,8 @@ def load_config(
     env: Mapping[str, str],
     overrides: Mapping[str, object] | None = None,
     path: Path | None = None,
+    *,
+    must_exist: bool = True,
 ) -> Config:
     """Build the effective configuration from defaults, file, environment and flags.
 
@@ -210,10 +212,11 @@ def load_config(
         overrides: options from command-line flags as dotted keys (``"library.bib"``,
             ``"cache.dir"``); None values are ignored.
         path: the file named by `--config`; it beats READLIST_CONFIG.
+        must_exist: the file READLIST_CONFIG names must exist (a typo there must not silently
+            mean "no config"); `config show` passes False. A `--config` file always must.
     """
-    # Only a file named on the command line must exist: READLIST_CONFIG names where the config
-    # lives (as the XDG default does), and `readlist config init` creates it there.
-    explicit = path is not None
+    # The XDG default may be missing (no config yet); a file the user named may not.
+    explicit = path is not None or (must_exist and bool(env.get("READLIST_CONFIG")))
     config_path = _expand_user(str(path), env) if path is not None else default_config_path(env)
     document, file_exists = _read_document(config_path, explicit=explicit)
 
@@ -331,7 +334,9 @@ def _read_document(path: Path, *, explicit: bool) -> tuple[dict[str, Any], bool]
         data = path.read_bytes()
     except FileNotFoundError:
         if explicit:
-            raise ConfigError(path, None, "no such file") from None
+            raise ConfigError(
+                path, None, "no such file (`readlist config init` creates one)"
+            ) from None
         return {}, False
     except IsADirectoryError:
         raise ConfigError(path, None, "is a directory, not a config file") from None

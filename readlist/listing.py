@@ -485,8 +485,57 @@ def decode_input(data: bytes, source: str) -> str:
         ) from None
 
 
+# Files people give by mistake where a listing belongs, told apart by their first bytes or
+# by what only they contain, with what to do instead.
+_MAGIC = (
+    (b"%PDF-", "a PDF file"),
+    (b"PK\x03\x04", "a ZIP archive (or a Word/OpenDocument file)"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+)
+_LATEX_RE = re.compile(r"\\documentclass\s*[\[{]|\\begin\s*\{document\}")
+_BIBTEX_RE = re.compile(r"^[ \t]*@[A-Za-z]+[ \t]*[{(][ \t]*[^\s,{}()]+[ \t]*,", re.M)
+_HTML_RE = re.compile(r"\A\s*(?:<!doctype\s+html|<html[\s>])", re.I)
+
+
+def refuse_non_listing(data: bytes, source: str) -> None:
+    """Raise `InputError` naming what `data` is when it is clearly not a listing."""
+    head = data[:8].removeprefix(b"\xef\xbb\xbf")
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            raise InputError(
+                source,
+                f"is {what}, not a listing: copy the page's text into a file, or give arXiv "
+                "IDs or hf:daily/… instead",
+            )
+    text = data[:200_000].decode("utf-8", "replace")
+    if _HTML_RE.match(text):
+        raise InputError(
+            source,
+            "is an HTML page, not a listing: copy the page's text instead, or read Hugging "
+            "Face directly with hf:daily/YYYY-MM-DD (see `readlist add -h`)",
+        )
+    if _LATEX_RE.search(text):
+        raise InputError(
+            source,
+            "is a LaTeX document, not a listing (`readlist check` finds its \\cite keys "
+            "missing from a .bib)",
+        )
+    if len(_BIBTEX_RE.findall(text)) >= 1 and not _has_listing_shape(text):
+        raise InputError(source, "is a BibTeX file, not a listing (give it with --bib)")
+
+
+def _has_listing_shape(text: str) -> bool:
+    """Whether most non-blank lines are prose rather than BibTeX fields."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    fields = sum(1 for line in lines if re.match(r"\s*[\w-]+\s*=\s*[{\"\d]", line))
+    return fields * 4 < len(lines)
+
+
 def parse_source(data: bytes, source: str) -> list[Listing]:
     """Decode and parse one source's bytes into listings."""
+    refuse_non_listing(data, source)
     return parse_text(decode_input(data, source), source)
 
 

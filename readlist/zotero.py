@@ -1327,6 +1327,16 @@ def _check_settings(config: ZoteroConfig) -> None:
         raise ZoteroError(url, "[zotero] api_url must be an http(s) URL")
 
 
+def check_settings(config: ZoteroConfig) -> None:
+    """Raise `ConfigError` when the Zotero settings cannot work, before any request."""
+    from readlist.errors import ConfigError
+
+    try:
+        _check_settings(config)
+    except ZoteroError as exc:
+        raise ConfigError(None, None, exc.message) from None
+
+
 def _ignore_backoff(duration: object) -> None:
     """Stand in for pyzotero's timer-thread backoff; our response hook reads the headers."""
 

@@ -42,6 +42,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in _ENV_TO_CLEAR:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(home))
+    # READLIST_CONFIG must name an existing file: start each test with an empty one.
+    (home / "config.toml").write_text("")
     monkeypatch.setenv("READLIST_CONFIG", str(home / "config.toml"))
     monkeypatch.setenv("READLIST_CACHE_DIR", str(tmp_path / "cache"))
     # Tests never reach the internet: unless a test points them at its own loopback server,

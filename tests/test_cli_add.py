@@ -220,7 +220,7 @@ def test_missing_source_is_an_error(workdir: Path) -> None:
 def test_malformed_config_is_one_error_line(workdir: Path, isolated_env: Path) -> None:
     (isolated_env / "config.toml").write_text("[tags\nx = 1\n")
     result = run("add", "listing.txt", "--all", "--offline", "--bib", "refs.bib")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr.startswith("Error: ")
     assert "config.toml" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

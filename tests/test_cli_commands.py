@@ -150,14 +150,18 @@ def test_resolve_without_a_resolver_exits_1(bib: Path) -> None:
 
 def test_config_path_init_show(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = isolated_env / "config.toml"
+    path.unlink()  # READLIST_CONFIG names a file that does not exist yet
     assert run("config", "path").stdout.strip() == str(path)
+    listed = run("list", "--bib", "x.bib")
+    assert listed.exit_code == 2
+    assert listed.stderr == (f"Error: {path}: no such file (`readlist config init` creates one)\n")
     show = run("config", "show")
     assert show.exit_code == 0 and "(not created yet)" in show.stdout
     result = run("config", "init")
     assert result.exit_code == 0, result.output
     assert path.exists() and stat.S_IMODE(path.stat().st_mode) == 0o600
     again = run("config", "init")
-    assert again.exit_code == 1 and "already exists" in again.stderr
+    assert again.exit_code == 2 and "already exists" in again.stderr
     monkeypatch.setenv("ZOTERO_API_KEY", "sekrit-key-123")
     shown = run("config", "show")
     assert "sekrit" not in shown.stdout and "********" in shown.stdout
@@ -167,14 +171,16 @@ def test_config_path_init_show(isolated_env: Path, monkeypatch: pytest.MonkeyPat
 
 def test_config_flag_must_name_an_existing_file(tmp_path: Path) -> None:
     result = run("--config", str(tmp_path / "nope.toml"), "config", "show")
-    assert result.exit_code == 1
-    assert result.stderr == f"Error: {tmp_path / 'nope.toml'}: no such file\n"
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {tmp_path / 'nope.toml'}: no such file (`readlist config init` creates one)\n"
+    )
 
 
 def test_bad_config_value_names_file_and_key(isolated_env: Path, bib: Path) -> None:
     (isolated_env / "config.toml").write_text('[arxiv]\ndelay_seconds = "fast"\n')
     result = run("list", "--bib", str(bib))
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a configuration error is a usage error
     assert result.stderr.startswith(f"Error: {isolated_env / 'config.toml'}: arxiv.delay_seconds")
 
 

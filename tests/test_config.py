@@ -147,10 +147,14 @@ def test_missing_explicit_file_is_an_error(tmp_path: Path, env: dict[str, str]) 
     missing = tmp_path / "missing.toml"
     with pytest.raises(ConfigError) as info:
         load_config(env, path=missing)
-    assert str(info.value) == f"{missing}: no such file"
+    assert str(info.value) == f"{missing}: no such file (`readlist config init` creates one)"
     assert (info.value.path, info.value.key) == (missing, None)
-    # READLIST_CONFIG only says where the config lives; `config init` creates it there.
-    assert load_config({**env, "READLIST_CONFIG": str(missing)}).file_exists is False
+    # A file READLIST_CONFIG names must exist too: a typo there is not "no config" ...
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config({**env, "READLIST_CONFIG": str(missing)})
+    # ... except for `config show`, which says it is not created yet.
+    shown = load_config({**env, "READLIST_CONFIG": str(missing)}, must_exist=False)
+    assert shown.file_exists is False and shown.path == missing
 
 
 def test_config_file_is_a_directory(tmp_path: Path, env: dict[str, str]) -> None:

@@ -675,8 +675,32 @@ def test_read_error_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_binary_file_argument(tmp_path: Path) -> None:
     path = tmp_path / "paper.pdf"
     path.write_bytes(b"%PDF-1.7\n\x00\x01\x02\xff")
+    with pytest.raises(InputError, match=r"paper\.pdf: is a PDF file, not a listing"):
+        read_sources([str(path)], _no_stdin)
+    path.write_bytes(b"\x00\x01\x02\xff" * 10)
     with pytest.raises(InputError, match=r"paper\.pdf: looks like a binary file"):
         read_sources([str(path)], _no_stdin)
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        ("\\documentclass[11pt]{article}\n\\begin{document}\nSee \\cite{x}.\n", "LaTeX document"),
+        ("% refs\n@article{zhu2025,\n  title = {T},\n  year = {2025},\n}\n", "BibTeX file"),
+        ("<!DOCTYPE html>\n<html><body>Papers</body></html>\n", "HTML page"),
+    ],
+)
+def test_other_file_kinds_are_named(tmp_path: Path, text: str, what: str) -> None:
+    path = tmp_path / "input.txt"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=f"input.txt: is an? {what}, not a listing"):
+        read_sources([str(path)], _no_stdin)
+
+
+def test_a_listing_that_mentions_bibtex_is_still_a_listing(tmp_path: Path) -> None:
+    path = tmp_path / "l.txt"
+    path.write_text("BibTeX Tools\n\nWe parse @article{key, title = {x}} and more.\n")
+    assert [x.title for x in read_sources([str(path)], _no_stdin)] == ["BibTeX Tools"]
 
 
 def test_file_named_like_an_identifier_is_read(

@@ -94,14 +94,6 @@ def test_identifiers_resolve_and_offline_uses_the_cache(world, servers, tmp_path
     assert len(arxiv.requests) == 1
 
 
-def test_unknown_identifier_is_unresolved_not_guessed(servers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    result = run("add", "2401.99999", "--bib", "refs.bib")
-    assert result.exit_code == 1
-    assert "unresolved:" in result.stderr and "no paper" in result.stderr
-    (entry,) = read_bib(tmp_path / "refs.bib").entries
-    assert entry.is_unresolved and entry.fields["eprint"] == "2401.99999"
-
-
 @pytest.mark.parametrize(
     "fault",
     [
@@ -244,3 +236,16 @@ def test_an_unusable_cache_does_not_stop_a_run(
     assert result.exit_code == 0, result.output
     assert "warning: working without the cache" in result.stderr
     assert len(read_bib(tmp_path / "refs.bib").entries) == 1
+
+
+def test_an_unknown_arxiv_id_is_reported_and_not_written(world, servers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    known = next(p for p in world.papers if p.in_arxiv)
+    result = run("add", "2501.99999", known.arxiv_id, "--bib", "refs.bib", "--json")
+    assert result.exit_code == 1, result.stderr
+    assert "not found: arXiv:2501.99999: arXiv has no such paper" in result.stderr
+    assert json.loads(result.stdout)["not_found"] == ["arXiv:2501.99999"]
+    (entry,) = read_bib(tmp_path / "refs.bib").entries
+    assert entry.fields["eprint"] == known.arxiv_id
+    # offline, an ID cannot be checked: it is written, unresolved, for `resolve` to finish
+    offline = run("add", "2501.99998", "--offline", "--bib", "refs.bib")
+    assert offline.exit_code == 0 and "1 added" in offline.stderr

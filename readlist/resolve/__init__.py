@@ -23,6 +23,8 @@ class Resolution:
     paper: Paper
     reason: str | None = None  # why the paper stayed unresolved; None when resolved
     candidates: tuple[str, ...] = ()  # near misses the user may want to look at
+    # The input named an arXiv ID that arXiv says does not exist: nothing to write for it.
+    missing: bool = False
 
     @property
     def resolved(self) -> bool:

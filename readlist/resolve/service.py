@@ -253,6 +253,7 @@ class NetworkResolver:
                 item.near.append(f'arXiv:{entry.arxiv_id.id} "{_short(entry.title)}"')
                 entry = None
         if entry is None:
+            missing = bool(item.arxiv_id) and not item.reason and item.via == "input"
             if item.arxiv_id and not item.reason:
                 item.reason = f"arXiv has no paper arXiv:{item.arxiv_id}"
             self._remember(item, None)
@@ -261,6 +262,7 @@ class NetworkResolver:
                 paper_from_listing(listing),
                 reason=item.reason or "not found",
                 candidates=tuple(item.near[:3]),
+                missing=missing,
             )
         self._remember(item, entry.arxiv_id.id)
         return Resolution(listing, paper_from_entry(entry, listing))
