@@ -74,8 +74,12 @@ class AppState:
     config_path: Path | None = None
     _cache: dict[tuple[Any, ...], Config] = field(default_factory=dict)
 
-    def config(self, *, must_exist: bool = True, **overrides: Any) -> Config:
+    def config(self, **overrides: Any) -> Config:
         """Load the config once per set of flag overrides (defaults < file < env < flags)."""
+        return self.load(overrides)
+
+    def load(self, overrides: dict[str, Any], *, must_exist: bool = True) -> Config:
+        """Load the config; `must_exist=False` lets READLIST_CONFIG name a file not made yet."""
         from readlist.config import load_config
 
         key = (must_exist, *sorted(overrides.items()))
@@ -839,7 +843,7 @@ def config_show(state: AppState, as_json: bool, show_secrets: bool) -> None:
 
     from readlist.config import config_to_dict
 
-    cfg = state.config(must_exist=False)
+    cfg = state.load({}, must_exist=False)
     data = config_to_dict(cfg, hide_secrets=not show_secrets)
     if as_json:
         click.echo(json.dumps(data, indent=2))
