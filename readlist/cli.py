@@ -327,6 +327,7 @@ def _add_json(outcome: AddOutcome, reasons: dict[int, Resolution]) -> dict[str, 
                 "reason": p.reason,
                 "line": p.line,
                 "tags_added": list(p.new_tags),
+                "completed": p.completed,
             }
             for p in outcome.present
         ],
@@ -356,14 +357,25 @@ def _report_add(
 ) -> int:
     for added in outcome.added:
         _err(f"+ {added.key}  {added.paper.title}")
+    completed = [p for p in outcome.present if p.completed]
     for present in outcome.present:
+        if present.completed:
+            _err(
+                f"~ {present.key}  {present.paper.title}  (completed: arXiv:{present.paper.arxiv_id})"
+            )
+            continue
         merged = f"; tags added: {', '.join(present.new_tags)}" if present.new_tags else ""
         _err(
             f"= {present.key}  {present.paper.title}  "
             f"(already in {outcome.path.name}:{present.line}, {present.reason}{merged})"
         )
     unresolved = outcome.unresolved
-    parts = [f"{len(outcome.added)} added", f"{len(outcome.present)} already present"]
+    parts = [
+        f"{len(outcome.added)} added",
+        f"{len(outcome.present) - len(completed)} already present",
+    ]
+    if completed:
+        parts.append(f"{len(completed)} completed in place")
     if unresolved:
         parts.append(f"{len(unresolved)} unresolved")
     summary = ", ".join(parts)
@@ -371,7 +383,7 @@ def _report_add(
         summary += f" ({requests} request{'s' if requests != 1 else ''})"
     if dry_run:
         summary += " (dry run: nothing written)"
-    elif not outcome.added and not any(p.new_tags for p in outcome.present):
+    elif not outcome.added and not completed and not any(p.new_tags for p in outcome.present):
         summary += f"; nothing to add to {outcome.path}"
     else:
         summary += f" in {outcome.path}"

@@ -47,6 +47,7 @@ class Present:
     reason: str
     line: int
     new_tags: tuple[str, ...] = ()  # tags merged into the existing entry
+    completed: bool = False  # an unresolved entry, rewritten in place with `paper`
 
 
 @dataclass
@@ -99,6 +100,7 @@ def add_papers(
     citation key; otherwise the key formula decides.
     """
     from readlist.citekey import make_citekey
+    from readlist.tags import merge_tags as union_tags
 
     outcome = AddOutcome(path=path)
     with locked(path):
@@ -109,10 +111,24 @@ def add_papers(
         new_texts: list[str] = []
         # key -> (entry, tags to append to its keywords), for --merge-tags
         tag_updates: dict[str, tuple[BibEntry, list[str]]] = {}
+        # key -> (entry, resolved paper): unresolved entries this run can finish in place
+        completions: dict[str, tuple[BibEntry, Paper]] = {}
         for position, paper in enumerate(papers):
             hit = index.find(arxiv_id=paper.arxiv_id, doi=paper.doi, title=paper.title)
             if hit is not None:
                 entry, reason = hit
+                if (
+                    paper.resolved
+                    and entry.is_unresolved
+                    and entry.start >= 0
+                    and entry.key not in completions
+                ):
+                    done = replace(paper, tags=union_tags(plain_tags(entry), paper.tags))
+                    completions[entry.key] = (entry, done)
+                    outcome.present.append(
+                        Present(entry.key, done, reason, entry.line, completed=True)
+                    )
+                    continue
                 added_tags: tuple[str, ...] = ()
                 if merge_tags and entry.start >= 0 and paper.tags:
                     _, pending = tag_updates.setdefault(entry.key, (entry, []))
@@ -136,8 +152,13 @@ def add_papers(
         edits = [
             _tags_edit(bib, entry, pending, ascii_only=options.style == "bibtex")
             for entry, pending in tag_updates.values()
-            if pending
+            if pending and entry.key not in completions
         ]
+        edits += [
+            (entry.start, entry.end, _format(paper, entry.key, options, eol))
+            for entry, paper in completions.values()
+        ]
+        edits.sort(key=lambda edit: edit[0])
         outcome.text = (eol + eol).join(new_texts) + (eol if new_texts else "")
         if not new_texts and not edits:
             return outcome

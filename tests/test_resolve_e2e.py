@@ -249,3 +249,28 @@ def test_an_unknown_arxiv_id_is_reported_and_not_written(world, servers, tmp_pat
     # offline, an ID cannot be checked: it is written, unresolved, for `resolve` to finish
     offline = run("add", "2501.99998", "--offline", "--bib", "refs.bib")
     assert offline.exit_code == 0 and "1 added" in offline.stderr
+
+
+def test_rerunning_add_online_completes_what_an_offline_run_left(
+    world, servers, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    listing = world.listings[0]
+    paper = world.paper(world.expected(listing))
+    (tmp_path / "one.txt").write_text(f"{listing.title}\n\n{listing.abstract}\n")
+    bib = tmp_path / "refs.bib"
+    bib.write_text("% mine\n@misc{other, title = {Other}}\n")
+    offline = run("add", "one.txt", "--all", "--offline", "--tag", "mine", "--bib", "refs.bib")
+    assert offline.exit_code == 0, offline.stderr
+    (_, pending) = read_bib(bib).entries
+    assert pending.is_unresolved
+    online = run("add", "one.txt", "--all", "--bib", "refs.bib", "--json")
+    assert online.exit_code == 0, online.stderr
+    assert "0 added, 0 already present, 1 completed in place" in online.stderr
+    assert json.loads(online.stdout)["present"][0]["completed"] is True
+    (other, done) = read_bib(bib).entries
+    assert bib.read_text().startswith("% mine\n@misc{other, title = {Other}}\n")
+    assert done.key == pending.key and not done.is_unresolved
+    assert done.fields["eprint"] == paper.arxiv_id and "mine" in done.tags
+    # and a third run has nothing left to do
+    third = run("add", "one.txt", "--all", "--bib", "refs.bib")
+    assert "0 added, 1 already present; nothing to add" in third.stderr
