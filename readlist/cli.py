@@ -360,9 +360,8 @@ def _report_add(
     completed = [p for p in outcome.present if p.completed]
     for present in outcome.present:
         if present.completed:
-            _err(
-                f"~ {present.key}  {present.paper.title}  (completed: arXiv:{present.paper.arxiv_id})"
-            )
+            arxiv_id = present.paper.arxiv_id
+            _err(f"~ {present.key}  {present.paper.title}  (completed: arXiv:{arxiv_id})")
             continue
         merged = f"; tags added: {', '.join(present.new_tags)}" if present.new_tags else ""
         _err(
