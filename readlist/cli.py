@@ -94,6 +94,51 @@ def _err(message: str) -> None:
     click.echo(message, err=True)
 
 
+# A failure summary shows at most this many papers; -v or --json shows every one.
+MAX_FAILURE_LINES = 20
+
+
+def _width(*, err: bool = True) -> int:
+    """The terminal's width (COLUMNS when set, 80 when not a terminal)."""
+    import shutil
+
+    return max(20, shutil.get_terminal_size((80, 24)).columns)
+
+
+def _fit(text: str, width: int) -> str:
+    """Cut `text` to `width` characters, marking the cut with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def _mark(sign: str, color: str, text: str, *, err: bool = True) -> None:
+    """Echo `sign text` cut to the terminal width, the sign coloured on a terminal."""
+    body = _fit(text, _width() - len(sign) - 1)
+    click.echo(f"{click.style(sign, fg=color, bold=True)} {body}", err=err)
+
+
+def _failures(title: str, rows: Sequence[tuple[str, Sequence[str]]], *, verbose: bool) -> None:
+    """Report failed papers: one line each, at most MAX_FAILURE_LINES unless verbose.
+
+    `rows` holds a one-line description per paper and the extra lines -v shows below it
+    (full reasons, candidates).
+    """
+    if not rows:
+        return
+    _err(click.style(f"{title} ({len(rows)}):", fg="yellow", bold=True))
+    shown = rows if verbose else rows[:MAX_FAILURE_LINES]
+    for line, details in shown:
+        if verbose:
+            _err(f"  {line}")
+            for detail in details:
+                _err(f"      {detail}")
+        else:
+            _err("  " + _fit(line, _width() - 2))
+    if len(rows) > len(shown):
+        rest = len(rows) - len(shown)
+        _err(f"  … and {rest} more (-v or --json shows every one, with the full reasons)")
+
+
 @click.group(cls=ReadlistGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="readlist")
 @click.option(
@@ -102,11 +147,23 @@ def _err(message: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Config file to use (default: $READLIST_CONFIG or ~/.config/readlist/config.toml).",
 )
+@click.option(
+    "--no-color", is_flag=True, help="No colour (also when NO_COLOR is set or not a terminal)."
+)
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None) -> None:
-    """Turn Hugging Face Papers listings and arXiv IDs into BibTeX you can cite."""
-    ctx.obj = AppState(config_path=config_path)
+def cli(ctx: click.Context, config_path: Path | None, no_color: bool) -> None:
+    """Turn Hugging Face Papers listings and arXiv IDs into BibTeX you can cite.
 
+    Data (added keys, BibTeX, --json) goes to stdout; progress and messages to stderr.
+    """
+    ctx.obj = AppState(config_path=config_path)
+    if no_color or os.environ.get("NO_COLOR"):
+        ctx.color = False
+
+
+verbose_option = click.option(
+    "-v", "--verbose", is_flag=True, help="Say everything: each paper, full reasons, candidates."
+)
 
 bib_option = click.option(
     "--bib",
@@ -354,32 +411,56 @@ def _report_add(
     dry_run: bool,
     reasons: dict[int, Resolution],
     requests: int = 0,
+    verbose: bool = False,
+    as_json: bool = False,
 ) -> int:
-    for added in outcome.added:
-        _err(f"+ {added.key}  {added.paper.title}")
+    """Print what `add` did: added keys on stdout, the rest on stderr; return the exit code."""
+    if not as_json and not dry_run:
+        tty = sys.stdout.isatty()
+        for added in outcome.added:
+            if tty:
+                _mark("+", "green", f"{added.key}  {added.paper.title}", err=False)
+            else:
+                click.echo(added.key)
     completed = [p for p in outcome.present if p.completed]
-    for present in outcome.present:
-        if present.completed:
-            arxiv_id = present.paper.arxiv_id
-            _err(f"~ {present.key}  {present.paper.title}  (completed: arXiv:{arxiv_id})")
-            continue
-        merged = f"; tags added: {', '.join(present.new_tags)}" if present.new_tags else ""
-        _err(
-            f"= {present.key}  {present.paper.title}  "
-            f"(already in {outcome.path.name}:{present.line}, {present.reason}{merged})"
-        )
+    if verbose:
+        for present in outcome.present:
+            if present.completed:
+                arxiv_id = present.paper.arxiv_id
+                _err(f"~ {present.key}  {present.paper.title}  (completed: arXiv:{arxiv_id})")
+                continue
+            merged = f"; tags added: {', '.join(present.new_tags)}" if present.new_tags else ""
+            _err(
+                f"= {present.key}  {present.paper.title}  "
+                f"(already in {outcome.path.name}:{present.line}, {present.reason}{merged})"
+            )
     unresolved = outcome.unresolved
+    if unresolved and not offline:
+        _failures(
+            "unresolved",
+            [
+                (
+                    f"{a.key}  {a.paper.title}: {_reason(a.paper, reasons)}",
+                    [f"candidate: {c}" for c in _candidates(a.paper, reasons)],
+                )
+                for a in unresolved
+            ],
+            verbose=verbose,
+        )
     parts = [
         f"{len(outcome.added)} added",
         f"{len(outcome.present) - len(completed)} already present",
     ]
     if completed:
         parts.append(f"{len(completed)} completed in place")
+    retagged = sum(1 for p in outcome.present if p.new_tags)
+    if retagged:
+        parts.append(f"tags merged into {retagged}")
     if unresolved:
         parts.append(f"{len(unresolved)} unresolved")
     summary = ", ".join(parts)
     if requests:
-        summary += f" ({requests} request{'s' if requests != 1 else ''})"
+        summary += f" ({plural(requests, 'request')})"
     if dry_run:
         summary += " (dry run: nothing written)"
     elif not outcome.added and not completed and not any(p.new_tags for p in outcome.present):
@@ -395,11 +476,7 @@ def _report_add(
             "resolution: run `readlist resolve` when online."
         )
         return 0
-    for added in unresolved:
-        _err(f"unresolved: {added.key}  {added.paper.title}: {_reason(added.paper, reasons)}")
-        for candidate in _candidates(added.paper, reasons):
-            _err(f"    candidate: {candidate}")
-    _err("Unresolved entries were written from the listing; `readlist resolve` retries them.")
+    _err("They were written from the listing alone; `readlist resolve` retries them.")
     return 1
 
 
@@ -407,12 +484,12 @@ def _collection(config: Config) -> str:
     """The Zotero collection to use, once the Zotero settings are known to be complete."""
     from readlist.zotero import check_settings
 
-    check_settings(config.zotero)  # before any request: exit 2 naming the missing setting
     if not config.zotero.collection.strip():
         raise click.UsageError(
             "no Zotero collection: use --collection NAME or set [zotero] collection "
             f"in {config.path}"
         )
+    check_settings(config.zotero)  # before any request: exit 2 naming the missing setting
     return config.zotero.collection
 
 
@@ -433,23 +510,28 @@ def _sync_to_zotero(
     collection: str,
     *,
     dry_run: bool,
+    verbose: bool = False,
 ) -> int:
     """File the papers into the Zotero collection and report; 1 if any paper failed."""
     with _zotero(config) as library:
         report = library.sync(triples, collection, dry_run=dry_run)
     for created in report.collections_created:
         _err(f"Zotero: {'would create' if dry_run else 'created'} collection {created}")
-    for key, item_key in report.created:
-        _err(f"+ Zotero {key}" + (f" (item {item_key})" if item_key else ""))
-    for key, item_key, what in report.updated:
-        _err(f"~ Zotero {key} (item {item_key}): {what}")
-    for title, reason in report.failed:
-        _err(f"failed: {title}: {reason}")
+    if verbose:
+        for key, item_key in report.created:
+            _err(f"+ Zotero {key}" + (f" (item {item_key})" if item_key else ""))
+        for key, item_key, what in report.updated:
+            _err(f"~ Zotero {key} (item {item_key}): {what}")
+    _failures(
+        "not written to Zotero",
+        [(f"{title}: {reason}", []) for title, reason in report.failed],
+        verbose=verbose,
+    )
     note = " (dry run: nothing written)" if dry_run else ""
     _err(
         f"Zotero collection {collection}: {len(report.created)} created, "
         f"{len(report.updated)} updated, {len(report.unchanged)} unchanged, "
-        f"{len(report.failed)} failed ({report.requests} requests){note}"
+        f"{len(report.failed)} failed ({plural(report.requests, 'request')}){note}"
     )
     return 1 if report.failed else 0
 
@@ -469,7 +551,9 @@ class _Progress:
         if label != self.label:
             self.close()
             self.label, self.shown = label, 0
-            self.bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            self.bar = click.progressbar(
+                length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True
+            )
             self.bar.__enter__()
         if self.bar is not None and done > self.shown:
             self.bar.update(done - self.shown)
@@ -542,6 +626,7 @@ def _resolver(
     "-n", "--dry-run", is_flag=True, help="Print the entries and Zotero plan; write nothing."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON on stdout.")
+@verbose_option
 @click.pass_obj
 def add(
     state: AppState,
@@ -561,6 +646,7 @@ def add(
     include_unresolved: bool,
     dry_run: bool,
     as_json: bool,
+    verbose: bool,
 ) -> None:
     """Add papers from listings, arXiv IDs or URLs (`-` reads stdin) to the .bib or Zotero.
 
@@ -634,7 +720,13 @@ def add(
         code = max(
             code,
             _report_add(
-                outcome, offline=offline, dry_run=dry_run, reasons=reasons, requests=len(requests)
+                outcome,
+                offline=offline,
+                dry_run=dry_run,
+                reasons=reasons,
+                requests=len(requests),
+                verbose=verbose,
+                as_json=as_json,
             ),
         )
     if to_zotero:
@@ -642,16 +734,27 @@ def add(
 
         taken: set[str] = set()
         triples = []
+        held_back = 0
         for paper in papers:
             if not paper.resolved and not include_unresolved:
-                _err(f"not sent to Zotero (unresolved): {paper.title}")
+                held_back += 1
+                if verbose:
+                    _err(f"not sent to Zotero (unresolved): {paper.title}")
                 continue
             key = keys.get(id(paper)) or make_citekey(
                 paper, config.bibtex.citekey, lowercase=config.bibtex.lowercase_keys, taken=taken
             )
             taken.add(key.lower())
             triples.append((key, paper, paper.tags))
-        code = max(code, _sync_to_zotero(config, triples, collection_path, dry_run=dry_run))
+        if held_back:
+            _err(
+                f"{plural(held_back, 'unresolved paper')} not sent to Zotero "
+                "(--include-unresolved sends them)"
+            )
+        code = max(
+            code,
+            _sync_to_zotero(config, triples, collection_path, dry_run=dry_run, verbose=verbose),
+        )
         if not to_bib and any(not p.resolved for p in papers) and not offline:
             code = 1
     sys.exit(code)
@@ -748,14 +851,18 @@ def list_(
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    key_width = max((len(r["key"]) for r in rows), default=3)
+    width = _width()
+    # Keys are what a user types: show them whole up to a third of the line.
+    key_width = min(max((len(r["key"]) for r in rows), default=3), max(width // 3, 12))
     for r in rows:
         status = "unresolved" if r["unresolved"] else ("read" if r["read"] else "")
         tag_text = f"  [{', '.join(r['tags'])}]" if r["tags"] else ""
         year = r["year"] or ""
-        click.echo(f"{r['key']:<{key_width}}  {year:<4}  {status:<10}  {r['title']}{tag_text}")
+        key = _fit(r["key"], key_width)
+        head = f"{key:<{key_width}}  {year:<4}  {status:<10}  "
+        click.echo(head + _fit(f"{r['title']}{tag_text}", width - len(head)))
     pending = sum(r["unresolved"] for r in rows)
-    _err(f"{len(rows)} entries, {pending} unresolved")
+    _err(f"{plural(len(rows), 'entry', 'entries')}, {pending} unresolved")
 
 
 @cli.command()
@@ -763,8 +870,11 @@ def list_(
 @click.option("--offline", is_flag=True, help="No network: complete only what is cached.")
 @click.option("--refresh", is_flag=True, help="Ask the APIs again instead of using the cache.")
 @click.option("-n", "--dry-run", is_flag=True, help="Resolve, but write nothing.")
+@verbose_option
 @click.pass_obj
-def resolve(state: AppState, bib: Path | None, offline: bool, refresh: bool, dry_run: bool) -> None:
+def resolve(
+    state: AppState, bib: Path | None, offline: bool, refresh: bool, dry_run: bool, verbose: bool
+) -> None:
     """Complete the entries that were added unresolved, in place."""
     from readlist.library import resolve_in_place
 
@@ -773,9 +883,12 @@ def resolve(state: AppState, bib: Path | None, offline: bool, refresh: bool, dry
     with _resolver(config, offline=offline, refresh=refresh) as (resolver, _):
         outcome = resolve_in_place(path, resolver, config.bibtex, dry_run=dry_run)
     for key, paper in outcome.resolved:
-        _err(f"resolved: {key}  arXiv:{paper.arxiv_id}  {paper.title}")
-    for key, reason in outcome.unresolved:
-        _err(f"unresolved: {key}: {reason}")
+        _mark("~", "green", f"{key}  arXiv:{paper.arxiv_id}  {paper.title}")
+    _failures(
+        "still unresolved",
+        [(f"{key}: {reason}", []) for key, reason in outcome.unresolved],
+        verbose=verbose,
+    )
     _err(f"{len(outcome.resolved)} resolved, {len(outcome.unresolved)} still unresolved")
     sys.exit(1 if outcome.unresolved and not offline else 0)
 
@@ -800,7 +913,9 @@ def retag(state: AppState, bib: Path | None, dry_run: bool) -> None:
     for key, tags in outcome.changed:
         click.echo(f"{key}: + {', '.join(tags)}")
     note = " (dry run: nothing written)" if dry_run else ""
-    _err(f"{len(outcome.changed)} of {outcome.checked} entries gained tags{note}")
+    _err(
+        f"{len(outcome.changed)} of {plural(outcome.checked, 'entry', 'entries')} gained tags{note}"
+    )
 
 
 @cli.command()
@@ -827,7 +942,11 @@ def check(state: AppState, tex: Path, bib: Path | None) -> None:
             f"{distinct} of {len(cited)} cited key{'s' if len(cited) != 1 else ''} "
             f"missing from {path}"
         )
-    _err(f"all {len(cited)} cited keys are in {path}")
+    _err(
+        f"all {plural(len(cited), 'cited key')} are in {path}"
+        if len(cited) != 1
+        else f"the cited key is in {path}"
+    )
 
 
 @cli.group()
@@ -904,7 +1023,8 @@ def sync(
         triples.append((entry.key, paper, paper.tags))
     if skipped:
         _err(
-            f"{skipped} unresolved entries not pushed (run `readlist resolve`, or pass "
+            f"{plural(skipped, 'unresolved entry', 'unresolved entries')} not pushed "
+            "(run `readlist resolve`, or pass "
             "--include-unresolved)"
         )
     sys.exit(_sync_to_zotero(config, triples, target, dry_run=dry_run))
@@ -932,7 +1052,7 @@ def pull(state: AppState, collection: str | None, bib: Path | None, dry_run: boo
     )
     if dry_run and outcome.text:
         click.echo(outcome.text, nl=False)
-    _err(f"{len(pulled)} items in Zotero collection {target}")
+    _err(f"{plural(len(pulled), 'item')} in Zotero collection {target}")
     sys.exit(_report_add(outcome, offline=True, dry_run=dry_run, reasons={}, requests=requests))
 
 

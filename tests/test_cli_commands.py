@@ -68,7 +68,8 @@ def test_version() -> None:
     assert run("--version").stdout.strip() == f"readlist, version {__version__}"
 
 
-def test_list_shows_entries_tags_and_status(bib: Path) -> None:
+def test_list_shows_entries_tags_and_status(bib: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
     result = run("list", "--bib", str(bib))
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -76,6 +77,10 @@ def test_list_shows_entries_tags_and_status(bib: Path) -> None:
     assert lines[0].endswith("[multimodal, read]")
     assert re.match(r"pending\s+unresolved\s+Some Pending Paper", lines[1])
     assert "2 entries, 1 unresolved" in result.stderr
+    monkeypatch.setenv("COLUMNS", "80")
+    narrow = run("list", "--bib", str(bib)).stdout.splitlines()
+    assert all(len(line) <= 80 for line in narrow)
+    assert narrow[0].startswith("zhu2025internvl3") and narrow[0].endswith("…")
 
 
 def test_list_json_and_filters(bib: Path) -> None:
@@ -144,7 +149,7 @@ def test_resolve_offline_counts_pending_and_changes_nothing(bib: Path) -> None:
 def test_resolve_without_a_resolver_exits_1(bib: Path) -> None:
     result = run("resolve", "--bib", str(bib))
     assert result.exit_code == 1
-    assert "unresolved: pending" in result.stderr
+    assert "still unresolved (1):\n  pending: " in result.stderr
     assert bib.read_text() == BIB
 
 

@@ -274,3 +274,20 @@ def test_rerunning_add_online_completes_what_an_offline_run_left(
     # and a third run has nothing left to do
     third = run("add", "one.txt", "--all", "--bib", "refs.bib")
     assert "0 added, 1 already present; nothing to add" in third.stderr
+
+
+def test_fifty_failures_fit_on_a_screen(servers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    titles = [f"Quixotic Zebra Manifold Number {n} Of A Paper Nobody Wrote" for n in range(50)]
+    abstract = "An abstract. " * 150  # 2,000 characters: reasons must not drag it along
+    (tmp_path / "l.txt").write_text("".join(f"{t}\n\n{abstract}\n\n" for t in titles))
+    result = run("add", "l.txt", "--all", "--bib", "refs.bib")
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) <= 25, result.stderr
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    assert lines[0] == "unresolved (50):"
+    assert "… and 30 more (-v or --json shows every one" in result.stderr
+    assert "50 added, 0 already present, 50 unresolved" in result.stderr
+    assert len(result.stdout.splitlines()) == 50  # the keys, data on stdout
+    verbose = run("add", "l.txt", "--all", "--bib", "other.bib", "-v", "--refresh")
+    assert verbose.stderr.count("Quixotic Zebra") == 50

@@ -169,7 +169,7 @@ def test_missing_zotero_settings_are_clear_errors(
 ) -> None:
     (tmp_path / "r.bib").write_text("@misc{a, title={A}, eprint={2401.00001}}\n")
     result = run("sync", "--bib", str(tmp_path / "r.bib"), "--collection", "X")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a configuration problem, found before any request
     assert result.stderr.startswith("Error: ") and "library_id" in result.stderr
     no_collection = run("sync", "--bib", str(tmp_path / "r.bib"))
     assert no_collection.exit_code == 2 and "no Zotero collection" in no_collection.stderr
