@@ -513,8 +513,9 @@ def _sync_to_zotero(
     verbose: bool = False,
 ) -> int:
     """File the papers into the Zotero collection and report; 1 if any paper failed."""
+    status_tags = (config.tagging.read_tag, config.tagging.unread_tag)
     with _zotero(config) as library:
-        report = library.sync(triples, collection, dry_run=dry_run)
+        report = library.sync(triples, collection, dry_run=dry_run, status_tags=status_tags)
     for created in report.collections_created:
         _err(f"Zotero: {'would create' if dry_run else 'created'} collection {created}")
     if verbose:
@@ -808,7 +809,7 @@ def show(
     _err(f"{plural(len(listings), 'paper')}, {len(known)} already in the .bib")
 
 
-def _entry_row(entry: Any) -> dict[str, Any]:
+def _entry_row(entry: Any, read_tag: str = "read", unread_tag: str = "to-read") -> dict[str, Any]:
     from readlist.library import plain_field
 
     ids = entry.arxiv_ids()
@@ -822,7 +823,9 @@ def _entry_row(entry: Any) -> dict[str, Any]:
         "doi": entry.get("doi"),
         "tags": tags,
         "unresolved": entry.is_unresolved,
-        "read": any(t.lower() == "read" for t in tags),
+        "read": any(t.casefold() == read_tag.casefold() for t in tags),
+        "to_read": any(t.casefold() == unread_tag.casefold() for t in tags)
+        and not any(t.casefold() == read_tag.casefold() for t in tags),
         "line": entry.line,
     }
 
@@ -832,21 +835,35 @@ def _entry_row(entry: Any) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
 @click.option("-t", "--tag", "tags", multiple=True, help="Only entries with this tag (repeat).")
 @click.option("--unresolved", is_flag=True, help="Only entries that await resolution.")
+@click.option("--to-read", "to_read", is_flag=True, help="Only entries still to read.")
+@click.option("--read", "read", is_flag=True, help="Only entries marked read.")
 @click.pass_obj
 def list_(
-    state: AppState, bib: Path | None, as_json: bool, tags: tuple[str, ...], unresolved: bool
+    state: AppState,
+    bib: Path | None,
+    as_json: bool,
+    tags: tuple[str, ...],
+    unresolved: bool,
+    to_read: bool,
+    read: bool,
 ) -> None:
     """List the reading list: keys, years, titles, tags, status."""
     from readlist.library import load_entries
 
+    if to_read and read:
+        raise click.UsageError("--to-read and --read exclude each other")
     config = state.config(**{"library.bib": bib})
     path = _existing_bib(config)
-    rows = [_entry_row(e) for e in load_entries(path).entries]
+    status_tags = (config.tagging.read_tag, config.tagging.unread_tag)
+    rows = [_entry_row(e, *status_tags) for e in load_entries(path).entries]
     wanted = {t.lower() for t in tags}
     rows = [
         r
         for r in rows
-        if (not unresolved or r["unresolved"]) and wanted <= {t.lower() for t in r["tags"]}
+        if (not unresolved or r["unresolved"])
+        and (not to_read or r["to_read"])
+        and (not read or r["read"])
+        and wanted <= {t.lower() for t in r["tags"]}
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -855,14 +872,63 @@ def list_(
     # Keys are what a user types: show them whole up to a third of the line.
     key_width = min(max((len(r["key"]) for r in rows), default=3), max(width // 3, 12))
     for r in rows:
-        status = "unresolved" if r["unresolved"] else ("read" if r["read"] else "")
+        label = "unresolved" if r["unresolved"] else ("read" if r["read"] else "")
         tag_text = f"  [{', '.join(r['tags'])}]" if r["tags"] else ""
         year = r["year"] or ""
         key = _fit(r["key"], key_width)
-        head = f"{key:<{key_width}}  {year:<4}  {status:<10}  "
+        head = f"{key:<{key_width}}  {year:<4}  {label:<10}  "
         click.echo(head + _fit(f"{r['title']}{tag_text}", width - len(head)))
     pending = sum(r["unresolved"] for r in rows)
     _err(f"{plural(len(rows), 'entry', 'entries')}, {pending} unresolved")
+
+
+@cli.command()
+@click.argument("status", type=click.Choice(["read", "unread"]))
+@click.argument("keys", nargs=-1)
+@bib_option
+@click.option("-m", "--match", multiple=True, help="Also mark entries whose title contains TEXT.")
+@click.option("-n", "--dry-run", is_flag=True, help="Say what would change; write nothing.")
+@click.pass_obj
+def mark(
+    state: AppState,
+    status: str,
+    keys: tuple[str, ...],
+    bib: Path | None,
+    match: tuple[str, ...],
+    dry_run: bool,
+) -> None:
+    """Mark entries read or unread (the [tagging] read_tag / unread_tag in `keywords`).
+
+    \b
+    Examples:
+      readlist mark read zhu2025internvl3
+      readlist mark unread --match "video"
+    `readlist sync` carries the status to Zotero as tags.
+    """
+    from readlist.library import mark_in_place
+
+    if not keys and not match:
+        raise click.UsageError("name the entries: KEY… or --match TEXT")
+    config = state.config(**{"library.bib": bib})
+    path = _existing_bib(config)
+    read_tag, unread_tag = config.tagging.read_tag, config.tagging.unread_tag
+    add, remove = (read_tag, unread_tag) if status == "read" else (unread_tag, read_tag)
+    outcome = mark_in_place(
+        path,
+        keys,
+        add=add,
+        remove=remove,
+        match=match,
+        ascii_only=config.bibtex.style == "bibtex",
+        dry_run=dry_run,
+    )
+    for key in outcome.changed:
+        click.echo(key)
+    note = " (dry run: nothing written)" if dry_run else ""
+    _err(
+        f"{plural(len(outcome.changed), 'entry', 'entries')} marked {status}, "
+        f"{len(outcome.unchanged)} already {status}{note}"
+    )
 
 
 @cli.command()

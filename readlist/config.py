@@ -66,6 +66,9 @@ class TaggingConfig:
     rules: tuple[tuple[str, tuple[str, ...]], ...] = ()
     fields: tuple[str, ...] = TAGGING_FIELDS
     always: tuple[str, ...] = ()
+    # Reading status, as tags: `readlist mark read` swaps unread_tag for read_tag.
+    unread_tag: str = "to-read"
+    read_tag: str = "read"
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,8 @@ _SCHEMA: dict[str, dict[str, _Option]] = {
     "tagging": {
         "fields": _Option("list", TAGGING_FIELDS),
         "always": _Option("list"),
+        "unread_tag": _Option("line"),
+        "read_tag": _Option("line"),
     },
     "arxiv": {
         "api_url": _Option("url"),
@@ -486,6 +491,8 @@ def _build(
         rules=rules,
         fields=tuple(get("tagging.fields", TAGGING_FIELDS)),
         always=tuple(get("tagging.always", ())),
+        unread_tag=get("tagging.unread_tag", TaggingConfig.unread_tag).strip() or "to-read",
+        read_tag=get("tagging.read_tag", TaggingConfig.read_tag).strip() or "read",
     )
     arxiv = ArxivConfig(
         api_url=get("arxiv.api_url", ARXIV_API_URL),

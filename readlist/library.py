@@ -230,6 +230,92 @@ def retag_in_place(
     return outcome
 
 
+@dataclass
+class MarkOutcome:
+    path: Path
+    changed: list[str] = field(default_factory=list)  # keys whose status changed
+    unchanged: list[str] = field(default_factory=list)  # keys that had it already
+    written: bool = False
+
+
+def mark_in_place(
+    path: Path,
+    keys: Sequence[str],
+    *,
+    add: str,
+    remove: str,
+    match: Sequence[str] = (),
+    ascii_only: bool = True,
+    dry_run: bool = False,
+) -> MarkOutcome:
+    """Give the entries named by `keys` (or whose title contains a `match`) the status tag
+    `add` instead of `remove`, editing only their `keywords`.
+
+    Keys are matched ignoring case. An unknown key is an error and nothing is written.
+    """
+    from readlist.errors import SelectionError
+    from readlist.latex import bibtex_escape
+    from readlist.tags import format_keywords
+
+    outcome = MarkOutcome(path=path)
+    with locked(path):
+        bib = read_bib(path)
+        by_key: dict[str, BibEntry] = {}
+        for entry in bib.entries:
+            by_key.setdefault(entry.key.casefold(), entry)
+        unknown = [k for k in keys if k.casefold() not in by_key]
+        if unknown:
+            raise SelectionError(
+                f"not in {path}: {', '.join(unknown)} (`readlist list` shows the keys)"
+            )
+        chosen = {by_key[k.casefold()].key: by_key[k.casefold()] for k in keys}
+        needles = [m.casefold() for m in match if m.strip()]
+        for entry in bib.entries:
+            title = plain_field(entry.get("title") or "").casefold()
+            if needles and any(n in title for n in needles):
+                chosen.setdefault(entry.key, entry)
+        if not chosen:
+            raise SelectionError(f"no entry of {path} matches {', '.join(match)}")
+        edits = []
+        for key, entry in chosen.items():
+            raw_items = [t for t in _split_keywords(entry.fields.get("keywords", "")) if t]
+            kept = [t for t in raw_items if plain_field(t).casefold() != remove.casefold()]
+            if not any(plain_field(t).casefold() == add.casefold() for t in kept):
+                kept.append(bibtex_escape(add, ascii_only=ascii_only))
+            if kept == raw_items:
+                outcome.unchanged.append(key)
+                continue
+            raw = bib.text[entry.start : entry.end]
+            edits.append(
+                (entry.start, entry.end, set_field(raw, "keywords", format_keywords(kept), bib.eol))
+            )
+            outcome.changed.append(key)
+        edits.sort(key=lambda edit: edit[0])
+        if edits and not dry_run:
+            write_atomic(path, bib.encode(replace_spans(bib.text, edits)))
+            outcome.written = True
+    return outcome
+
+
+def _split_keywords(value: str) -> list[str]:
+    """Split a raw `keywords` value on top-level commas/semicolons, keeping each item's TeX."""
+    items: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for char in value:
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        if char in ",;" and depth <= 0:
+            items.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    items.append("".join(current).strip())
+    return items
+
+
 def listing_for_entry(entry: BibEntry, source: str) -> Listing:
     """The listing an unresolved entry stands for, so it can be resolved again."""
     ids = entry.arxiv_ids()

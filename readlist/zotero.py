@@ -579,6 +579,7 @@ class ZoteroLibrary:
         self._collections: list[_Collection] | None = None
         self._seen_version: int | None = None  # library version named by the last list read
         self._index: _Index | None = None
+        self._status_tags: tuple[str, str] | None = None  # (read, unread) during a sync
 
         zot = pyzotero.Zotero(config.library_id.strip(), config.library_type, self._secret)
         zot.endpoint = config.api_url.strip().rstrip("/")
@@ -867,13 +868,17 @@ class ZoteroLibrary:
         collection_path: str,
         *,
         dry_run: bool = False,
+        status_tags: tuple[str, str] | None = None,
     ) -> SyncReport:
         """File (citekey, paper, tags) triples into the collection; never a second copy.
 
         A paper already in the library gets the collection and the tags it lacks; a new
         one is created (batches of 50, one write token each, reused on retries). With
-        `dry_run`, the same report is computed and nothing is written.
+        `dry_run`, the same report is computed and nothing is written. `status_tags` is
+        (read, unread): a paper carrying one of them loses the other in Zotero, so the
+        reading status follows the .bib.
         """
+        self._status_tags = status_tags
         start_requests = self.requests
         report = SyncReport(dry_run=dry_run)
         jobs: list[_Job] = []
@@ -952,7 +957,9 @@ class ZoteroLibrary:
                 keys = [collection] if collection else []
                 creates.append(_Op(job, paper_to_item(job.paper, job.citekey, job.tags, keys)))
             else:
-                changes, what = _changes(data, collection, label, job.tags)
+                changes, what = _changes(
+                    data, collection, label, job.tags, _status_drop(job.tags, self._status_tags)
+                )
                 created = job.attempted == "create"
                 if job.maybe_written and (
                     _is_ours(data, job, collection) if created else not changes
@@ -1457,8 +1464,25 @@ def _tag_names(tags: Any) -> Iterator[str]:
             yield tag["tag"]
 
 
+def _status_drop(tags: Sequence[str], status_tags: tuple[str, str] | None) -> frozenset[str]:
+    """The status tag a paper must lose: `unread` when it is read, `read` when unread."""
+    if not status_tags:
+        return frozenset()
+    read, unread = status_tags
+    folded = {t.casefold() for t in tags}
+    if read.casefold() in folded:
+        return frozenset({unread.casefold()})
+    if unread.casefold() in folded:
+        return frozenset({read.casefold()})
+    return frozenset()
+
+
 def _changes(
-    data: Mapping[str, Any], collection: str | None, label: str, tags: Sequence[str]
+    data: Mapping[str, Any],
+    collection: str | None,
+    label: str,
+    tags: Sequence[str],
+    drop: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, Any], str]:
     """What an existing item lacks: the collection and tags, as full new lists (PATCH rules).
 
@@ -1473,11 +1497,16 @@ def _changes(
             changes["collections"] = [*collections, collection]
         what.append(f"added to {label}")
     existing = [dict(t) for t in data.get("tags") or [] if isinstance(t, Mapping)]
-    have = set(_tag_names(existing))
+    gone = [t for t in existing if str(t.get("tag", "")).casefold() in drop]
+    kept = [t for t in existing if t not in gone]
+    have = set(_tag_names(kept))
     missing = [tag for tag in tags if tag not in have]
-    if missing:
-        changes["tags"] = existing + [{"tag": tag} for tag in missing]
-        what.append("tags " + ", ".join(f"+{tag}" for tag in missing))
+    if missing or gone:
+        changes["tags"] = kept + [{"tag": tag} for tag in missing]
+        what.append(
+            "tags "
+            + ", ".join([*(f"+{tag}" for tag in missing), *(f"-{t.get('tag')}" for t in gone)])
+        )
     if what and not changes:
         changes["collections"] = collections  # dry run: the collection does not exist yet
     return changes, "; ".join(what)

@@ -245,3 +245,25 @@ def test_retag_adds_matching_tags_in_place(bib: Path, isolated_env: Path) -> Non
     assert "keywords = {to-read, pending}" in text
     assert text.replace(", mllm}", "}").replace(", pending}", "}") == BIB
     assert "0 of 2 entries gained tags" in run("retag", "--bib", str(bib)).stderr
+
+
+def test_mark_keeps_every_other_byte_and_refuses_unknown_keys(bib: Path) -> None:
+    before = bib.read_text()
+    unknown = run("mark", "read", "nosuchkey", "--bib", str(bib))
+    assert unknown.exit_code == 1 and "nosuchkey" in unknown.stderr
+    assert bib.read_text() == before
+    assert run("mark", "read", "--bib", str(bib)).exit_code == 2
+    done = run("mark", "read", "--match", "pending paper", "--bib", str(bib))
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout.split() == ["pending"]
+    after = bib.read_text()
+    # only the one entry's keywords changed
+    diff = [(a, b) for a, b in zip(before.splitlines(), after.splitlines()) if a != b]
+    assert len(diff) <= 1 and len(after.splitlines()) - len(before.splitlines()) <= 1
+    again = run("mark", "read", "pending", "--bib", str(bib))
+    assert "0 entries marked read, 1 already read" in again.stderr
+    assert bib.read_text() == after
+    unread = run("mark", "unread", "pending", "--bib", str(bib))
+    assert "1 entry marked unread" in unread.stderr
+    rows = json.loads(run("list", "--bib", str(bib), "--json", "--to-read").stdout)
+    assert [r["key"] for r in rows] == ["pending"]

@@ -173,3 +173,38 @@ def test_missing_zotero_settings_are_clear_errors(
     assert result.stderr.startswith("Error: ") and "library_id" in result.stderr
     no_collection = run("sync", "--bib", str(tmp_path / "r.bib"))
     assert no_collection.exit_code == 2 and "no Zotero collection" in no_collection.stderr
+
+
+def test_mark_read_carries_to_zotero_on_sync(
+    world, zotero, tmp_path: Path, isolated_env: Path
+) -> None:  # type: ignore[no-untyped-def]
+    config = isolated_env / "config.toml"
+    config.write_text(config.read_text() + '[tagging]\nalways = ["to-read"]\n')
+    source = listing_file(world, tmp_path, 3)
+    added = run("add", source, "--all", "--to", "both", "--bib", "refs.bib")
+    assert added.exit_code == 0, added.stderr
+    first, second, third = read_bib(tmp_path / "refs.bib").entries
+    marked = run("mark", "read", first.key, second.key.upper(), "--bib", "refs.bib")
+    assert marked.exit_code == 0, marked.stderr
+    assert marked.stdout.split() == [first.key, second.key]
+    assert "2 entries marked read, 0 already read" in marked.stderr
+    to_read = run("list", "--to-read", "--bib", "refs.bib", "--json").stdout
+    assert [r["key"] for r in __import__("json").loads(to_read)] == [third.key]
+    read = run("list", "--read", "--bib", "refs.bib", "--json").stdout
+    assert {r["key"] for r in __import__("json").loads(read)} == {first.key, second.key}
+    synced = run("sync", "--bib", "refs.bib")
+    assert synced.exit_code == 0, synced.stderr
+    assert "2 updated" in synced.stderr
+    by_key = {}
+    for item in zotero.items_in(
+        zotero.collection_key("Multimodal", parent=zotero.collection_key("Reading"))
+    ):
+        key = re.search(r"Citation Key: (\S+)", item["data"]["extra"])
+        by_key[key.group(1) if key else None] = {t["tag"] for t in item["data"]["tags"]}
+    assert "read" in by_key[first.key] and "to-read" not in by_key[first.key]
+    assert "to-read" in by_key[third.key] and "read" not in by_key[third.key]
+    # unread again: the status flips back, and a second sync has nothing to do
+    run("mark", "unread", first.key, "--bib", "refs.bib")
+    assert "1 updated" in run("sync", "--bib", "refs.bib").stderr
+    assert "0 updated" in run("sync", "--bib", "refs.bib").stderr
+    zotero.check_invariants()
