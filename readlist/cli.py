@@ -161,6 +161,49 @@ def cli(ctx: click.Context, config_path: Path | None, no_color: bool) -> None:
         ctx.color = False
 
 
+def _complete_sources(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Complete listing files, and the `hf:` page forms with this day, week and month."""
+    import datetime as dt
+
+    from click.shell_completion import CompletionItem
+
+    today = dt.date.today()
+    year, week, _ = today.isocalendar()
+    forms = [
+        ("hf:daily", "the latest day of Hugging Face papers"),
+        (f"hf:daily/{today.isoformat()}", "a day"),
+        (f"hf:week/{year}-W{week:02d}", "an ISO week"),
+        (f"hf:month/{today:%Y-%m}", "a month"),
+        ("hf:collection/", "a collection: OWNER/SLUG"),
+    ]
+    items = [CompletionItem(v, help=h) for v, h in forms if v.startswith(incomplete)]
+    if not incomplete.startswith("hf:"):
+        items.append(CompletionItem(incomplete, type="file"))
+    return items
+
+
+def _complete_keys(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Complete citation keys from the .bib the command would use; nothing when unsure."""
+    from click.shell_completion import CompletionItem
+
+    try:
+        state = ctx.find_object(AppState) or AppState()
+        config = state.config(**{"library.bib": ctx.params.get("bib")})
+        path = config.library.bib
+        if path is None or not path.is_file():
+            return []
+        from readlist.bibfile import read_bib
+
+        folded = incomplete.casefold()
+        return [
+            CompletionItem(e.key)
+            for e in read_bib(path).entries
+            if e.key.casefold().startswith(folded)
+        ]
+    except Exception:  # completion must never print a traceback into the shell
+        return []
+
+
 verbose_option = click.option(
     "-v", "--verbose", is_flag=True, help="Say everything: each paper, full reasons, candidates."
 )
@@ -591,7 +634,7 @@ def _resolver(
 
 
 @cli.command()
-@click.argument("sources", nargs=-1, required=True)
+@click.argument("sources", nargs=-1, required=True, shell_complete=_complete_sources)
 @bib_option
 @click.option("-p", "--pick", multiple=True, help="Paper numbers to add, e.g. 1,4-6 or 7-.")
 @click.option(
@@ -762,7 +805,7 @@ def add(
 
 
 @cli.command()
-@click.argument("sources", nargs=-1, required=True)
+@click.argument("sources", nargs=-1, required=True, shell_complete=_complete_sources)
 @bib_option
 @click.option(
     "--min-upvotes",
@@ -884,7 +927,7 @@ def list_(
 
 @cli.command()
 @click.argument("status", type=click.Choice(["read", "unread"]))
-@click.argument("keys", nargs=-1)
+@click.argument("keys", nargs=-1, shell_complete=_complete_keys)
 @bib_option
 @click.option("-m", "--match", multiple=True, help="Also mark entries whose title contains TEXT.")
 @click.option("-n", "--dry-run", is_flag=True, help="Say what would change; write nothing.")

@@ -266,3 +266,28 @@ def test_mark_keeps_every_other_byte_and_refuses_unknown_keys(bib: Path) -> None
     assert "1 entry marked unread" in unread.stderr
     rows = json.loads(run("list", "--bib", str(bib), "--json", "--to-read").stdout)
     assert [r["key"] for r in rows] == ["pending"]
+
+
+def complete(words: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What bash completion offers for the last word of `words`."""
+    env = {
+        "_READLIST_COMPLETE": "bash_complete",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split()) - 1),
+    }
+    result = CliRunner().invoke(cli, [], prog_name="readlist", env=env)
+    return [line.split(",", 1)[1] for line in result.stdout.splitlines() if line]
+
+
+def test_shell_completion_of_commands_keys_and_hf_forms(
+    bib: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert "mark" in complete("readlist ma", monkeypatch)
+    assert complete(f"readlist mark read --bib {bib} zhu", monkeypatch) == ["zhu2025internvl3"]
+    assert complete(f"readlist mark read --bib {bib} P", monkeypatch) == ["pending"]
+    forms = complete("readlist add hf:", monkeypatch)
+    assert forms[0] == "hf:daily" and any(f.startswith("hf:week/") for f in forms)
+    assert "--min-upvotes" in complete("readlist show --min", monkeypatch)
+    # a broken .bib never breaks the shell
+    bib.write_text("@misc{oops,\n")
+    assert complete(f"readlist mark read --bib {bib} o", monkeypatch) == []
