@@ -1162,7 +1162,37 @@ def pull(state: AppState, collection: str | None, bib: Path | None, dry_run: boo
     if dry_run and outcome.text:
         click.echo(outcome.text, nl=False)
     _err(f"{plural(len(pulled), 'item')} in Zotero collection {target}")
-    sys.exit(_report_add(outcome, offline=True, dry_run=dry_run, reasons={}, requests=requests))
+    code = _report_add(outcome, offline=True, dry_run=dry_run, reasons={}, requests=requests)
+    _pull_status(config, path, outcome.present, dry_run=dry_run)
+    sys.exit(code)
+
+
+def _pull_status(config: Config, path: Path, present: Sequence[Any], *, dry_run: bool) -> None:
+    """Give entries already in the .bib the reading status their Zotero items have."""
+    from readlist.library import mark_in_place
+
+    read_tag, unread_tag = config.tagging.read_tag, config.tagging.unread_tag
+    wanted: dict[str, list[str]] = {"read": [], "unread": []}
+    for item in present:
+        tags = {t.casefold() for t in item.paper.tags}
+        if read_tag.casefold() in tags:
+            wanted["read"].append(item.key)
+        elif unread_tag.casefold() in tags:
+            wanted["unread"].append(item.key)
+    for status, keys in wanted.items():
+        if not keys:
+            continue
+        add, remove = (read_tag, unread_tag) if status == "read" else (unread_tag, read_tag)
+        outcome = mark_in_place(
+            path,
+            keys,
+            add=add,
+            remove=remove,
+            ascii_only=config.bibtex.style == "bibtex",
+            dry_run=dry_run,
+        )
+        if outcome.changed:
+            _err(f"{plural(len(outcome.changed), 'entry', 'entries')} marked {status} as in Zotero")
 
 
 @cli.group()

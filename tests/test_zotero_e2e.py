@@ -184,6 +184,7 @@ def test_mark_read_carries_to_zotero_on_sync(
     added = run("add", source, "--all", "--to", "both", "--bib", "refs.bib")
     assert added.exit_code == 0, added.stderr
     first, second, third = read_bib(tmp_path / "refs.bib").entries
+    (tmp_path / "laptop.bib").write_bytes((tmp_path / "refs.bib").read_bytes())
     marked = run("mark", "read", first.key, second.key.upper(), "--bib", "refs.bib")
     assert marked.exit_code == 0, marked.stderr
     assert marked.stdout.split() == [first.key, second.key]
@@ -203,6 +204,11 @@ def test_mark_read_carries_to_zotero_on_sync(
         by_key[key.group(1) if key else None] = {t["tag"] for t in item["data"]["tags"]}
     assert "read" in by_key[first.key] and "to-read" not in by_key[first.key]
     assert "to-read" in by_key[third.key] and "read" not in by_key[third.key]
+    # another copy of the .bib learns the status on pull
+    pulled = run("pull", "--bib", "laptop.bib")
+    assert pulled.exit_code == 0, pulled.stderr
+    assert "2 entries marked read as in Zotero" in pulled.stderr
+    assert (tmp_path / "laptop.bib").read_bytes() == (tmp_path / "refs.bib").read_bytes()
     # unread again: the status flips back, and a second sync has nothing to do
     run("mark", "unread", first.key, "--bib", "refs.bib")
     assert "1 updated" in run("sync", "--bib", "refs.bib").stderr
