@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -557,9 +558,25 @@ def locked(path: Path) -> Iterator[None]:
         raise BibFileError(path, f"cannot open its folder: {exc.strerror or exc}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        _remove_stale_temps(write_target(path))
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def _remove_stale_temps(target: Path) -> None:
+    """Remove temporary files a killed writer (SIGKILL, power cut) left beside `target`.
+
+    Only called with the lock held: every live writer holds it while its temp file exists,
+    so any such file now is stale. The safety copy of an in-place edit (`.readlist-new`) is
+    left alone: after a crash it may be the only complete copy of the new text.
+    """
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.tmp")
+    with contextlib.suppress(OSError):
+        for name in os.listdir(_folder(target)):
+            if pattern.fullmatch(name):
+                with contextlib.suppress(OSError):
+                    os.unlink(_folder(target) / name)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -583,9 +600,9 @@ def write_atomic(path: Path, data: bytes) -> None:
             _replace(path, target, data, st)
 
 
-def _temp_beside(path: Path, target: Path) -> tuple[int, str]:
+def _temp_beside(path: Path, target: Path, suffix: str = ".tmp") -> tuple[int, str]:
     try:
-        return tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=_folder(target))
+        return tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=_folder(target))
     except OSError as exc:
         raise BibFileError(path, f"cannot write a temporary file: {exc.strerror or exc}") from None
 
@@ -662,7 +679,8 @@ def _write_in_place(path: Path, target: Path, data: bytes) -> None:
       the changed tail in place, fsyncs, and removes the copy; a failure in between puts the
       old tail back;
     - stop signals are deferred by the caller, so only SIGKILL or a power cut can land in the
-      middle, and then the complete new text is still in `.<name>.*.tmp` beside the file.
+      middle, and then the complete new text is still in `.<name>.*.readlist-new` beside the
+      file (never removed automatically).
     """
     try:
         fd = os.open(target, os.O_RDWR)
@@ -677,7 +695,7 @@ def _write_in_place(path: Path, target: Path, data: bytes) -> None:
             return
         start = _common_prefix(old, data)
         if start < len(old):
-            tmp_fd, tmp = _temp_beside(path, target)
+            tmp_fd, tmp = _temp_beside(path, target, ".readlist-new")
             try:
                 _write_all(tmp_fd, data, 0)
                 os.fsync(tmp_fd)

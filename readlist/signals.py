@@ -135,20 +135,25 @@ def run_stoppable(
     if not _in_main_thread():
         return work()
     outcome: dict[str, object] = {}
+    # Waited on instead of Thread.join: a join that a signal interrupts marks the thread as
+    # ended although it still runs (CPython bpo-45274's fix), and a second join returns at once.
+    finished = threading.Event()
 
     def target() -> None:
         try:
             outcome["value"] = work()
         except BaseException as error:  # handed to the waiting thread below
             outcome["error"] = error
+        finally:
+            finished.set()
 
     helper = threading.Thread(target=target, name="readlist-work", daemon=True)
     helper.start()
     try:
-        helper.join()
+        finished.wait()
     except BaseException:
         stop.set()
-        helper.join(grace)
+        finished.wait(grace)
         raise
     if "error" in outcome:
         error = outcome["error"]

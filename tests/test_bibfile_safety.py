@@ -23,7 +23,12 @@ EDITED = OLD.replace(b"{a}", b"{a, b}") + b"\n@misc{new,\n  title = {New}\n}\n"
 
 def leftovers(*folders: Path) -> list[str]:
     """Temporary files a write left behind."""
-    return [p.name for folder in folders for p in folder.iterdir() if p.name.endswith(".tmp")]
+    return [
+        p.name
+        for folder in folders
+        for p in folder.iterdir()
+        if p.name.endswith((".tmp", ".readlist-new"))
+    ]
 
 
 def make_link(kind: str, root: Path) -> tuple[Path, Path]:
@@ -189,6 +194,19 @@ def test_a_directory_or_missing_folder_is_refused(tmp_path: Path) -> None:
         check_writable(tmp_path)
     with pytest.raises(BibFileError, match="folder .*nope does not exist"):
         check_writable(tmp_path / "nope" / "refs.bib")
+
+
+def test_temp_files_of_a_killed_writer_are_removed_under_the_lock(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_bytes(OLD)
+    stale = tmp_path / ".refs.bib.k1ll3d_9.tmp"
+    stale.write_bytes(b"half")
+    others = [tmp_path / ".other.bib.abcdefgh.tmp", tmp_path / ".refs.bib.abcdefgh.readlist-new"]
+    for other in others:
+        other.write_bytes(b"not ours to remove")
+    with locked(path):
+        assert not stale.exists()
+    assert all(other.exists() for other in others)
 
 
 # -- stop signals during the write ----------------------------------------------------------
