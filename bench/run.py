@@ -277,6 +277,7 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("READLIST_")}
     with tempfile.TemporaryDirectory(prefix="readlist-bench-") as tmp:
         workdir = Path(tmp)
+        (workdir / "config.toml").write_text("")
         env["READLIST_CONFIG"] = str(workdir / "config.toml")
         env["READLIST_CACHE_DIR"] = str(workdir / "cache")
         selected = args.only or ["add", "startup", "resolve", "zotero"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -440,16 +441,117 @@ def replace_spans(text: str, edits: Sequence[tuple[int, int, str]]) -> str:
 
 
 # -- writing -------------------------------------------------------------------------------
+#
+# The .bib is the user's, and often not a plain file: one central library symlinked into every
+# paper folder, a hard link shared with a sync folder, a 0600 file, a file made read-only on
+# purpose. A write goes to the file the name stands for and keeps what the user set up:
+#
+# - a symbolic link (a chain, relative, into another folder) is followed; the target is
+#   written, with its lock and temporary file beside it, and the link stays a link;
+# - a dangling link is refused rather than "repaired": the central library it points to may
+#   be on a disk that is not mounted, and a new file there would silently split the library;
+# - a hard-linked file (more than one name) keeps its inode, so every name sees the new
+#   entries: it is changed in place (see `_write_in_place`) instead of replaced by rename;
+# - mode, and owner where permitted, are kept; a read-only file or folder is refused, judged
+#   by its mode bits too, since root passes every `access()` check;
+# - the write itself runs with SIGINT, SIGTERM and SIGHUP deferred, so it is never cut in half.
+
+
+def write_target(path: Path) -> Path:
+    """Return the file a write to `path` changes: symbolic links followed, else `path`.
+
+    Raises:
+        BibFileError: `path` is a dangling link or a link loop.
+    """
+    if not path.is_symlink():
+        return path
+    try:
+        return Path(os.path.realpath(path, strict=True))
+    except FileNotFoundError:
+        where = os.path.realpath(path)
+        raise BibFileError(
+            path,
+            f"is a symbolic link to {where}, which does not exist; create that file or fix "
+            "the link (nothing was written)",
+        ) from None
+    except OSError as exc:
+        raise BibFileError(
+            path, f"cannot follow the symbolic link: {exc.strerror or exc} (nothing was written)"
+        ) from None
+
+
+def _folder(path: Path) -> Path:
+    return path.parent if str(path.parent) else Path(".")
+
+
+def _read_only(path: Path, st: os.stat_result) -> bool:
+    """Whether `path` is read-only for us, by its mode bits as well as by `access()`."""
+    import stat as stat_module
+
+    if not os.access(path, os.W_OK):
+        return True
+    if st.st_mode & 0o222 == 0:
+        return True  # `chmod a-w`: root may write it, but the user said no
+    return st.st_uid == os.geteuid() and not st.st_mode & stat_module.S_IWUSR
+
+
+def check_writable(path: Path) -> Path:
+    """Check that the .bib at `path` can be written; return the file a write changes.
+
+    Called before any network request, and again under the lock just before writing.
+
+    Raises:
+        BibFileError: a dangling link, a directory, a missing or read-only folder, a
+            read-only file.
+    """
+    target = write_target(path)
+    shown = path if target == path else f"{path} (-> {target})"
+    try:
+        st = target.stat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise BibFileError(shown, f"cannot check: {exc.strerror or exc}") from None
+    if st is not None and stat_is_dir(st):
+        raise BibFileError(shown, "is a directory, not a .bib file")
+    if st is not None and _read_only(target, st):
+        raise BibFileError(
+            shown,
+            f"is read-only (mode {st.st_mode & 0o7777:04o}); nothing was written (make it "
+            "writable, e.g. chmod u+w, to add to it)",
+        )
+    folder = _folder(target)
+    try:
+        folder_st = folder.stat()
+    except OSError:
+        raise BibFileError(shown, f"its folder {folder} does not exist") from None
+    if not stat_is_dir(folder_st):
+        raise BibFileError(shown, f"{folder} is not a folder")
+    # Replacing (and, for edits, the in-place path's safety copy) needs a temporary file
+    # beside the target.
+    if not os.access(folder, os.W_OK | os.X_OK) or folder_st.st_mode & 0o222 == 0:
+        raise BibFileError(
+            shown,
+            f"its folder {folder} is read-only, so no temporary file can be written beside it; "
+            "nothing was written",
+        )
+    return target
+
+
+def stat_is_dir(st: os.stat_result) -> bool:
+    import stat as stat_module
+
+    return stat_module.S_ISDIR(st.st_mode)
 
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock for editing `path`.
+    """Hold an exclusive advisory lock for editing `path` (the file its links lead to).
 
-    The lock is taken on the directory, not the file: the file is replaced by rename on every
-    write, and a directory lock leaves no lock file behind in the user's folder.
+    The lock is taken on the target's folder, not on the file: the file is replaced by rename
+    on most writes, and a folder lock leaves no lock file behind in the user's folder.
     """
-    directory = path.parent if str(path.parent) else Path(".")
+    directory = _folder(write_target(path))
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX: no locking
@@ -461,38 +563,167 @@ def locked(path: Path) -> Iterator[None]:
         raise BibFileError(path, f"cannot open its folder: {exc.strerror or exc}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        _remove_stale_temps(write_target(path))
         yield
     finally:
         os.close(fd)  # closing releases the lock
 
 
+def _remove_stale_temps(target: Path) -> None:
+    """Remove temporary files a killed writer (SIGKILL, power cut) left beside `target`.
+
+    Only called with the lock held: every live writer holds it while its temp file exists,
+    so any such file now is stale. The safety copy of an in-place edit (`.readlist-new`) is
+    left alone: after a crash it may be the only complete copy of the new text.
+    """
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.tmp")
+    with contextlib.suppress(OSError):
+        for name in os.listdir(_folder(target)):
+            if pattern.fullmatch(name):
+                with contextlib.suppress(OSError):
+                    os.unlink(_folder(target) / name)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` atomically: temp file in the same folder, fsync, rename."""
-    directory = path.parent if str(path.parent) else Path(".")
+    """Make the file `path` stands for hold `data`, all or nothing, keeping links and mode.
+
+    A plain file is replaced: temporary file beside it, fsync, rename, fsync of the folder.
+    A hard-linked file is changed in place (`_write_in_place`). Stop signals are held until
+    the write is over.
+    """
+    from readlist.signals import deferred
+
+    target = check_writable(path)
+    with deferred():
+        try:
+            st = target.stat()
+        except FileNotFoundError:
+            st = None
+        if st is not None and st.st_nlink > 1:
+            _write_in_place(path, target, data)
+        else:
+            _replace(path, target, data, st)
+
+
+def _temp_beside(path: Path, target: Path, suffix: str = ".tmp") -> tuple[int, str]:
     try:
-        mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        return tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=_folder(target))
     except OSError as exc:
-        raise BibFileError(path, f"cannot write: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise BibFileError(path, f"cannot write: {exc.strerror or exc}") from None
+        raise BibFileError(path, f"cannot write a temporary file: {exc.strerror or exc}") from None
+
+
+def _write_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
+
+
+def _fsync_folder(directory: Path) -> None:
     with contextlib.suppress(OSError):
         dir_fd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _replace(path: Path, target: Path, data: bytes, st: os.stat_result | None) -> None:
+    """Replace `target` by rename: temp file beside it, fsync, same mode and owner, rename."""
+    if st is not None:
+        mode = st.st_mode & 0o7777
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = _temp_beside(path, target)
+    try:
+        try:
+            os.fchmod(fd, mode)
+            if st is not None and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+                # root editing a user's file must not hand it to root; others cannot chown
+                with contextlib.suppress(OSError):
+                    os.fchown(fd, st.st_uid, st.st_gid)
+            _write_all(fd, data, 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise BibFileError(path, f"cannot write: {exc.strerror or exc}") from None
+        raise
+    _fsync_folder(_folder(target))
+
+
+def _common_prefix(a: bytes, b: bytes) -> int:
+    """Length of the longest common prefix of `a` and `b` (compared in blocks, then bytes)."""
+    limit = min(len(a), len(b))
+    pos = 0
+    block = 1 << 16
+    while pos + block <= limit and a[pos : pos + block] == b[pos : pos + block]:
+        pos += block
+    while pos < limit and a[pos] == b[pos]:
+        pos += 1
+    return pos
+
+
+def _write_in_place(path: Path, target: Path, data: bytes) -> None:
+    """Change a hard-linked file in place, so every one of its names sees the change.
+
+    Why in place and not refused: a rename would give the new text to this name only and
+    leave the other names on the old inode, which is exactly the silent split the user linked
+    the files to avoid. In place is made safe this way:
+    - nothing before the first changed byte is rewritten; an `add` only appends, so the
+      original bytes are never touched, and a failed append (a full disk) is truncated back;
+    - an edit inside the file (`--merge-tags`, `retag`, `resolve`) first writes the complete
+      new text to a temporary file beside the target and fsyncs it, and only then overwrites
+      the changed tail in place, fsyncs, and removes the copy; a failure in between puts the
+      old tail back;
+    - stop signals are deferred by the caller, so only SIGKILL or a power cut can land in the
+      middle, and then the complete new text is still in `.<name>.*.readlist-new` beside the
+      file (never removed automatically).
+    """
+    try:
+        fd = os.open(target, os.O_RDWR)
+    except OSError as exc:
+        raise BibFileError(path, f"cannot write: {exc.strerror or exc}") from None
+    tmp: str | None = None
+    try:
+        old = b""
+        while chunk := os.pread(fd, 1 << 20, len(old)):
+            old += chunk
+        if old == data:
+            return
+        start = _common_prefix(old, data)
+        if start < len(old):
+            tmp_fd, tmp = _temp_beside(path, target, ".readlist-new")
+            try:
+                _write_all(tmp_fd, data, 0)
+                os.fsync(tmp_fd)
+            finally:
+                os.close(tmp_fd)
+        try:
+            _write_all(fd, data[start:], start)
+            if len(data) < len(old):
+                os.ftruncate(fd, len(data))
+            os.fsync(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                _write_all(fd, old[start:], start)
+                os.ftruncate(fd, len(old))
+                os.fsync(fd)
+            raise BibFileError(path, f"cannot write: {exc.strerror or exc}") from None
+        if tmp is not None:
+            os.unlink(tmp)
+            tmp = None
+    except OSError as exc:
+        raise BibFileError(path, f"cannot write: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)

@@ -36,8 +36,15 @@ class ReadlistGroup(click.Group):
     """A group that reports errors as one line, with tracebacks only when debugging."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from readlist.signals import Interrupted, raising_handlers
+
         try:
-            return super().invoke(ctx)
+            with raising_handlers():
+                return super().invoke(ctx)
+        except Interrupted as stop:
+            state = ctx.obj if isinstance(ctx.obj, AppState) else AppState()
+            _err(state.interrupted_line(stop.signum))
+            raise click.exceptions.Exit(128 + stop.signum) from None
         except (UsageError, ConfigError) as exc:
             # Configuration and usage problems exit 2, and are found before any request.
             if _debugging():
@@ -67,12 +74,60 @@ def _debugging() -> bool:
     return os.environ.get("READLIST_DEBUG", "") not in ("", "0")
 
 
+class _BibUsageError(click.ClickException):
+    """A .bib option that cannot be right (a directory): one `Error:` line, exit 2."""
+
+    exit_code = 2
+
+
+def _fingerprint(path: Path) -> tuple[int, int, int, int] | None:
+    """What changes when a file is written (replaced or changed in place); links followed."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 @dataclass
 class AppState:
-    """What the group passes to its commands: where the config comes from."""
+    """What the group passes to its commands: where the config comes from, and what a stop
+    signal must report (the .bib this command writes, the resolver that fills the cache)."""
 
     config_path: Path | None = None
     _cache: dict[tuple[Any, ...], Config] = field(default_factory=dict)
+    bib: Path | None = None
+    bib_before: tuple[int, int, int, int] | None = None
+    resolver: Any = None  # a NetworkResolver, for its count of answers saved
+
+    def watch_bib(self, path: Path) -> None:
+        """Note the .bib this command writes, as it is now."""
+        self.bib, self.bib_before = path, _fingerprint(path)
+
+    def interrupted_line(self, signum: int) -> str:
+        """The one line a stop signal leaves: what was kept, and how to go on."""
+        import signal
+
+        name = "" if signum == signal.SIGINT else f" ({signal.Signals(signum).name})"
+        parts = []
+        finished = False
+        if self.bib is not None:
+            if _fingerprint(self.bib) == self.bib_before:
+                parts.append(f"{self.bib} unchanged")
+            else:
+                parts.append(f"{self.bib} was written in full before stopping")
+                finished = True
+        if self.resolver is not None:
+            saved = self.resolver.saved
+            parts.append(
+                f"{saved} fetched result{'' if saved == 1 else 's'} kept in the cache"
+                if saved
+                else "nothing fetched yet"
+            )
+        line = f"Interrupted{name}: " + ("; ".join(parts) if parts else "stopped")
+        if not finished:
+            line += " — run the same command again to continue"
+        return line + "."
 
     def config(self, **overrides: Any) -> Config:
         """Load the config once per set of flag overrides (defaults < file < env < flags)."""
@@ -210,7 +265,8 @@ verbose_option = click.option(
 
 bib_option = click.option(
     "--bib",
-    type=click.Path(dir_okay=False, path_type=Path),
+    # Directories are refused by `_bib_path` with one line (Click's own refusal takes three).
+    type=click.Path(path_type=Path),
     help="The .bib file (default: $READLIST_BIB or [library] bib in the config).",
 )
 
@@ -222,7 +278,20 @@ def _bib_path(config: Config, *, required: bool = True) -> Path | None:
             f"no .bib file given: use --bib FILE, set READLIST_BIB, or set [library] bib "
             f"in {config.path}"
         )
+    if path is not None and path.is_dir():
+        raise _BibUsageError(
+            f"{path}: is a directory, not a .bib file (name the file, e.g. {path / 'refs.bib'})"
+        )
     return path
+
+
+def _writable_bib(state: AppState, path: Path, *, dry_run: bool) -> None:
+    """Refuse a .bib that cannot be written before any request is made, and watch it."""
+    from readlist.bibfile import check_writable
+
+    if not dry_run:
+        check_writable(path)
+        state.watch_bib(path)
 
 
 def _existing_bib(config: Config) -> Path:
@@ -230,6 +299,9 @@ def _existing_bib(config: Config) -> Path:
     path = _bib_path(config)
     assert path is not None
     if not path.exists():
+        from readlist.bibfile import write_target
+
+        write_target(path)  # a dangling link says so
         raise InputError(str(path), "no such .bib file")
     return path
 
@@ -611,7 +683,7 @@ class _Progress:
 
 @contextlib.contextmanager
 def _resolver(
-    config: Config, *, offline: bool, refresh: bool
+    config: Config, *, offline: bool, refresh: bool, state: AppState | None = None
 ) -> Iterator[tuple[Resolver, list[str]]]:
     """Yield the resolver for this run and the list it appends each HTTP request to."""
     from readlist.resolve.service import build_resolver
@@ -626,6 +698,8 @@ def _resolver(
         on_request=requests.append,
         warn=_err,
     )
+    if state is not None:
+        state.resolver = resolver
     try:
         yield resolver, requests
     finally:
@@ -719,6 +793,9 @@ def add(
     to_bib = config.library.to in ("bib", "both")
     to_zotero = config.library.to in ("zotero", "both")
     path = _bib_path(config, required=to_bib)
+    if to_bib:
+        assert path is not None
+        _writable_bib(state, path, dry_run=dry_run)
     collection_path = _collection(config) if to_zotero else ""
     page_requests: list[str] = []
     listings = _read_listings(
@@ -736,7 +813,7 @@ def add(
             f"{plural(len(listings), 'paper')} found; choose with --pick 1,4-6, --match TEXT or "
             "--all (or run in a terminal to pick interactively)"
         )
-    with _resolver(config, offline=offline, refresh=refresh) as (resolver, requests):
+    with _resolver(config, offline=offline, refresh=refresh, state=state) as (resolver, requests):
         requests.extend(page_requests)
         resolutions = resolver.resolve(chosen)
     reasons = {id(r.listing): r for r in resolutions}
@@ -989,7 +1066,8 @@ def resolve(
 
     config = state.config(**{"library.bib": bib})
     path = _existing_bib(config)
-    with _resolver(config, offline=offline, refresh=refresh) as (resolver, _):
+    _writable_bib(state, path, dry_run=dry_run)
+    with _resolver(config, offline=offline, refresh=refresh, state=state) as (resolver, _):
         outcome = resolve_in_place(path, resolver, config.bibtex, dry_run=dry_run)
     for key, paper in outcome.resolved:
         _mark("~", "green", f"{key}  arXiv:{paper.arxiv_id}  {paper.title}")
@@ -1016,6 +1094,7 @@ def retag(state: AppState, bib: Path | None, dry_run: bool) -> None:
 
     config = state.config(**{"library.bib": bib})
     path = _existing_bib(config)
+    _writable_bib(state, path, dry_run=dry_run)
     outcome = retag_in_place(
         path, _tagger(config), ascii_only=config.bibtex.style == "bibtex", dry_run=dry_run
     )
@@ -1152,6 +1231,7 @@ def pull(state: AppState, collection: str | None, bib: Path | None, dry_run: boo
     path = _bib_path(config)
     assert path is not None
     target = _collection(config)
+    _writable_bib(state, path, dry_run=dry_run)
     with _zotero(config) as library:
         pulled = library.collection_items(target)
         requests = library.requests

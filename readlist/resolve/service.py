@@ -10,11 +10,17 @@ Order of work, cheapest first:
    (cached, so a re-run makes no request at all).
 An API failure never stops the run: the papers it concerns stay unresolved with the error as
 their reason, and everything else is still resolved.
+
+Every answer is committed to the cache as it arrives (each Hugging Face search, each arXiv
+batch), not at the end, and the work runs in a helper thread that a stop signal asks to end
+after the requests in flight (`readlist.signals.run_stoppable`): a run interrupted at any
+moment keeps every answer it received, and running it again repeats none of those requests.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -24,6 +30,7 @@ from readlist.errors import ApiError
 from readlist.models import ArxivId, Listing, Paper
 from readlist.normalize import normalize_title, normalize_whitespace
 from readlist.resolve import Resolution, paper_from_listing
+from readlist.signals import Stopped, run_stoppable, stoppable_sleep
 
 if TYPE_CHECKING:
     from readlist.config import Config
@@ -40,6 +47,12 @@ NOT_FOUND_TTL = 7 * 24 * 3600.0
 # Titles per arXiv search request: few requests (each costs 3 s of pacing) against result
 # slots per title (the API returns at most per_title * batch entries).
 SEARCH_BATCH = 20
+# IDs per arXiv id_list request; each batch's metadata is cached as soon as it arrives.
+METADATA_BATCH = 100
+# Cache keys of Hugging Face's own "no match" for a listing (`HF_STAGE` + lookup_key): kept so
+# that a run interrupted before the arXiv title search does not ask Hugging Face again. The
+# listing's final answer is stored under the plain lookup_key, as before.
+HF_STAGE = "hf:"
 # The longest Hugging Face rate-limit wait worth sitting out (see build_resolver).
 HF_MAX_WAIT_SECONDS = 10.0
 OFFLINE_REASON = "offline, and not in the cache"
@@ -56,6 +69,7 @@ class _Pending:
     reason: str | None = None  # why it is (so far) unresolved
     near: list[str] = field(default_factory=list)
     api_failed: bool = False  # the reason is an API failure: do not cache a 'not found'
+    stored: tuple[str | None] | None = None  # the answer already cached for it in this run
 
 
 def paper_from_entry(entry: AtomEntry, listing: Listing) -> Paper:
@@ -87,6 +101,7 @@ class NetworkResolver:
         refresh: bool = False,
         hf_concurrency: int = 4,
         progress: Progress | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.arxiv = arxiv
         self.hf = hf
@@ -94,13 +109,29 @@ class NetworkResolver:
         self.refresh = refresh
         self.hf_concurrency = hf_concurrency
         self.progress = progress or (lambda label, done, total: None)
+        # Set by a stop signal (see `resolve`): end after the requests in flight.
+        self.stop = stop or threading.Event()
+        self.saved = 0  # answers committed to the cache in this run
+
+    def _check_stop(self) -> None:
+        if self.stop.is_set():
+            raise Stopped()
 
     @property
     def offline(self) -> bool:
         return self.arxiv is None
 
     def resolve(self, listings: Sequence[Listing]) -> list[Resolution]:
-        """Return one resolution per listing, in order."""
+        """Return one resolution per listing, in order.
+
+        A stop signal (KeyboardInterrupt) while this runs ends it after the requests in flight,
+        whose answers are cached first; the signal's exception then goes on.
+        """
+        if self.offline:
+            return self._resolve(listings)
+        return run_stoppable(lambda: self._resolve(listings), self.stop)
+
+    def _resolve(self, listings: Sequence[Listing]) -> list[Resolution]:
         items = [_Pending(i, listing) for i, listing in enumerate(listings)]
         for item in items:
             if item.listing.arxiv_id is not None:
@@ -138,60 +169,119 @@ class NetworkResolver:
         return still
 
     def _from_hf(self, todo: list[_Pending]) -> list[_Pending]:
-        """Search Hugging Face for each title; return the listings it could not answer."""
+        """Search Hugging Face for each title; return the listings it could not answer.
+
+        Each answer is decided and cached as it arrives. A "no match" kept from an earlier,
+        interrupted run is used instead of asking again.
+        """
         if self.hf is None or not todo:
             return todo
+        still = [item for item in todo if self._hf_said_no(item)]
+        answered = {id(item) for item in still}
+        by_query: dict[str, list[_Pending]] = {}
+        for item in todo:
+            if id(item) not in answered:
+                by_query.setdefault(normalize_whitespace(item.listing.title or ""), []).append(item)
+        hf = self.hf
+
+        def ask(query: str) -> object:
+            if self.stop.is_set():
+                raise Stopped()
+            return hf.search(query)
+
+        with ThreadPoolExecutor(max_workers=max(1, self.hf_concurrency)) as pool:
+            futures = {pool.submit(ask, q): q for q in by_query}
+            for done, future in enumerate(as_completed(futures), 1):
+                try:
+                    answer = future.result()
+                except Stopped:
+                    continue  # not asked; the answers that did come are still saved
+                except ApiError as exc:
+                    answer = exc
+                for item in by_query[futures[future]]:
+                    if not self._take_hf_answer(item, answer):
+                        still.append(item)
+                self.progress("Hugging Face", done, len(futures))
+        self._check_stop()
+        return sorted(still, key=lambda it: it.index)
+
+    def _hf_said_no(self, item: _Pending) -> bool:
+        """Take Hugging Face's cached "no match" for this listing, if there is one."""
+        if self.cache is None or self.refresh:
+            return False
+        from readlist.resolve.cache import lookup_key
+
+        key = lookup_key(item.listing.title or "", item.listing.abstract)
+        hit = self.cache.get_lookup(HF_STAGE + key)
+        if hit is None or hit.arxiv_id:
+            return False
+        try:
+            said = json.loads(hit.reason)
+            item.reason, item.near = str(said["reason"]), [str(n) for n in said["near"]]
+        except (ValueError, KeyError, TypeError):
+            return False
+        return True
+
+    def _take_hf_answer(self, item: _Pending, answer: object) -> bool:
+        """Judge Hugging Face's answer for one listing and cache it; True when accepted."""
         from readlist.resolve.match import candidates_from_hf, choose
 
-        hf = self.hf
-        queries = {normalize_whitespace(item.listing.title or "") for item in todo}
-        answers: dict[str, object] = {}
-        with ThreadPoolExecutor(max_workers=max(1, self.hf_concurrency)) as pool:
-            futures = {pool.submit(hf.search, q): q for q in queries}
-            for done, future in enumerate(as_completed(futures), 1):
-                query = futures[future]
-                try:
-                    answers[query] = future.result()
-                except ApiError as exc:
-                    answers[query] = exc
-                self.progress("Hugging Face", done, len(queries))
-        still = []
-        for item in todo:
-            answer = answers[normalize_whitespace(item.listing.title or "")]
-            if isinstance(answer, ApiError):
-                item.reason, item.api_failed = str(answer), True
-                still.append(item)
-                continue
-            verdict = choose(item.listing, candidates_from_hf(answer))  # type: ignore[arg-type]
-            if verdict.accepted is not None:
-                item.arxiv_id, item.via = verdict.accepted.arxiv_id, "hf"
-            else:
-                self._note(item, verdict, "Hugging Face")
-                still.append(item)
-        return still
+        if isinstance(answer, ApiError):
+            item.reason, item.api_failed = str(answer), True
+            return False
+        verdict = choose(item.listing, candidates_from_hf(answer))  # type: ignore[arg-type]
+        if verdict.accepted is not None:
+            item.arxiv_id, item.via = verdict.accepted.arxiv_id, "hf"
+            self._remember(item, item.arxiv_id)
+            return True
+        self._note(item, verdict, "Hugging Face")
+        if self.cache is not None and item.listing.title:
+            from readlist.resolve.cache import lookup_key
+
+            key = lookup_key(item.listing.title, item.listing.abstract)
+            said = json.dumps({"reason": item.reason, "near": item.near})
+            self.cache.put_lookup(HF_STAGE + key, None, reason=said, ttl=NOT_FOUND_TTL)
+            self.saved += 1
+        return False
 
     def _from_arxiv_search(self, todo: list[_Pending]) -> None:
-        """Search arXiv titles for what HF could not answer, many titles per request."""
+        """Search arXiv titles for what HF could not answer, many titles per request.
+
+        Each batch's answers are decided and cached before the next request.
+        """
         if not todo or self.arxiv is None:
             return
+        titles = list(dict.fromkeys(normalize_whitespace(it.listing.title or "") for it in todo))
+        by_title: dict[str, list[_Pending]] = {}
+        for item in todo:
+            by_title.setdefault(normalize_whitespace(item.listing.title or ""), []).append(item)
+        self.progress("arXiv search", 0, len(titles))
+        for start in range(0, len(titles), SEARCH_BATCH):
+            self._check_stop()
+            batch = titles[start : start + SEARCH_BATCH]
+            try:
+                found = self.arxiv.search_titles(batch, batch_size=SEARCH_BATCH)
+            except ApiError as exc:
+                # The client already retried; the batches left would fail the same way.
+                for title in titles[start:]:
+                    for item in by_title[title]:
+                        item.reason = f"{item.reason or 'not found'}; {exc}"
+                        item.api_failed = True
+                return
+            self._take_search_answers([it for t in batch for it in by_title[t]], found)
+            self.progress("arXiv search", min(start + SEARCH_BATCH, len(titles)), len(titles))
+
+    def _take_search_answers(self, items: list[_Pending], found: list[AtomEntry]) -> None:
+        """Judge one search batch's hits for its listings, and cache each final answer."""
         from readlist.resolve.match import Candidate, choose
 
-        titles = list(dict.fromkeys(normalize_whitespace(it.listing.title or "") for it in todo))
-        self.progress("arXiv search", 0, len(titles))
-        try:
-            found = self.arxiv.search_titles(titles, batch_size=SEARCH_BATCH)
-        except ApiError as exc:
-            for item in todo:
-                item.reason, item.api_failed = f"{item.reason or 'not found'}; {exc}", True
-            return
-        self.progress("arXiv search", len(titles), len(titles))
         by_title: dict[str, list[Candidate]] = {}
         everything = []
         for entry in found:
             candidate = Candidate(entry.arxiv_id.id, entry.title, entry.summary, "arxiv")
             by_title.setdefault(normalize_title(entry.title), []).append(candidate)
             everything.append(candidate)
-        for item in todo:
+        for item in items:
             same = by_title.get(normalize_title(item.listing.title or ""))
             verdict = choose(item.listing, same or everything[:50])
             if verdict.accepted is not None:
@@ -199,6 +289,8 @@ class NetworkResolver:
                 item.reason, item.near, item.api_failed = None, [], False
             else:
                 self._note(item, verdict, "arXiv")
+            # The last source asked: its answer is the listing's answer, found or not.
+            self._remember(item, item.arxiv_id)
 
     def _metadata(self, items: list[_Pending]) -> dict[str, AtomEntry]:
         """Canonical metadata for every ID found: from the cache, else from arXiv id_list."""
@@ -221,17 +313,23 @@ class NetworkResolver:
                     item.reason = item.reason or OFFLINE_REASON
             return entries
         self.progress("arXiv metadata", 0, len(missing))
-        try:
-            fetched = self.arxiv.fetch_ids([ArxivId(i) for i in missing])
-        except ApiError as exc:
-            for item in items:
-                if item.arxiv_id in missing:
-                    item.reason, item.api_failed = str(exc), True
-            return entries
-        self.progress("arXiv metadata", len(missing), len(missing))
-        if self.cache is not None and fetched:
-            self.cache.put_entries({k: json.dumps(v.to_dict()) for k, v in fetched.items()})
-        entries.update(fetched)
+        for start in range(0, len(missing), METADATA_BATCH):
+            self._check_stop()
+            batch = missing[start : start + METADATA_BATCH]
+            try:
+                fetched = self.arxiv.fetch_ids([ArxivId(i) for i in batch])
+            except ApiError as exc:
+                # The client already retried; the batches left would fail the same way.
+                failed = set(missing[start:])
+                for item in items:
+                    if item.arxiv_id in failed:
+                        item.reason, item.api_failed = str(exc), True
+                return entries
+            if self.cache is not None and fetched:
+                self.cache.put_entries({k: json.dumps(v.to_dict()) for k, v in fetched.items()})
+                self.saved += len(fetched)
+            entries.update(fetched)
+            self.progress("arXiv metadata", min(start + METADATA_BATCH, len(missing)), len(missing))
         return entries
 
     # -- results ---------------------------------------------------------------------------
@@ -275,11 +373,16 @@ class NetworkResolver:
             return
         from readlist.resolve.cache import lookup_key
 
+        if item.stored == (arxiv_id,):
+            return  # cached as it arrived
         key = lookup_key(item.listing.title, item.listing.abstract)
         if arxiv_id:
             self.cache.put_lookup(key, arxiv_id, ttl=None)
         else:
             self.cache.put_lookup(key, None, reason=item.reason or "not found", ttl=NOT_FOUND_TTL)
+        if item.stored is None:
+            self.saved += 1
+        item.stored = (arxiv_id,)
 
 
 def _disagreement(listing: Listing, entry: AtomEntry) -> str | None:
@@ -336,6 +439,10 @@ def build_resolver(
 
     import httpx
 
+    # One stop flag for the run: set by a stop signal, it also cuts the clients' waits short.
+    stop = threading.Event()
+    sleep = stoppable_sleep(stop)
+
     from readlist.resolve.arxiv import ArxivClient, user_agent
     from readlist.resolve.hf import HfClient
 
@@ -363,6 +470,7 @@ def build_resolver(
         delay_seconds=config.arxiv.delay_seconds,
         timeout_seconds=config.arxiv.timeout_seconds,
         on_request=on_request,
+        sleep=sleep,
     )
     hf = HfClient(
         hf_http,
@@ -372,6 +480,7 @@ def build_resolver(
         # HF's rate limit can ask for minutes; rather than wait, the titles it cannot answer
         # now go to the arXiv title search (which is batched, so it costs a few requests).
         max_wait=HF_MAX_WAIT_SECONDS,
+        sleep=sleep,
     )
     resolver = NetworkResolver(
         arxiv=arxiv,
@@ -380,6 +489,7 @@ def build_resolver(
         refresh=refresh,
         hf_concurrency=concurrency,
         progress=progress,
+        stop=stop,
     )
 
     def close() -> None:
