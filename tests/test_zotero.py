@@ -27,6 +27,7 @@ from readlist.zotero import (
     AUTH_MESSAGE,
     ITEM_TYPE_CREATORS,
     ITEM_TYPE_FIELDS,
+    MAX_PRECONDITION_ROUNDS,
     ZoteroError,
     ZoteroLibrary,
     item_identities,
@@ -1174,7 +1175,7 @@ def test_a_library_that_keeps_changing_is_reported(
     ((title, reason),) = report.failed
     assert title == paper(1).title
     assert reason.startswith("the library kept changing while writing (Library has been modified")
-    assert len(fake.writes()) == 4
+    assert len(fake.writes()) == MAX_PRECONDITION_ROUNDS
     assert fake.titles() == []
 
 
