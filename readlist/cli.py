@@ -343,6 +343,8 @@ def _sync_to_zotero(
     """File the papers into the Zotero collection and report; 1 if any paper failed."""
     with _zotero(config) as library:
         report = library.sync(triples, collection, dry_run=dry_run)
+    for warning in report.warnings:
+        _err(f"warning: {warning}")
     for created in report.collections_created:
         _err(f"Zotero: {'would create' if dry_run else 'created'} collection {created}")
     for key, item_key in report.created:
@@ -786,6 +788,8 @@ def pull(state: AppState, collection: str | None, bib: Path | None, dry_run: boo
     with _zotero(config) as library:
         pulled = library.collection_items(target)
         requests = library.requests
+    for warning in library.warnings:
+        _err(f"warning: {warning}")
     papers = [replace(paper, resolved=True) for _, paper in pulled]
     outcome = add_papers(
         path, papers, config.bibtex, dry_run=dry_run, preferred_keys=[k for k, _ in pulled]
@@ -794,6 +798,58 @@ def pull(state: AppState, collection: str | None, bib: Path | None, dry_run: boo
         click.echo(outcome.text, nl=False)
     _err(f"{len(pulled)} items in Zotero collection {target}")
     sys.exit(_report_add(outcome, offline=True, dry_run=dry_run, reasons={}, requests=requests))
+
+
+@cli.command()
+@click.option(
+    "--zotero",
+    "check_zotero",
+    is_flag=True,
+    help="Check the Zotero library: list duplicate collections and merge them.",
+)
+@click.option("-y", "--yes", is_flag=True, help="Merge without asking (for scripts).")
+@click.option("-n", "--dry-run", is_flag=True, help="List what would be merged; change nothing.")
+@click.pass_obj
+def doctor(state: AppState, check_zotero: bool, yes: bool, dry_run: bool) -> None:
+    """Find what went wrong in a library and repair it.
+
+    With --zotero: sibling collections that share a name (two members of a group library
+    creating `Lab/Reading` at once with another tool, say) are listed on stdout, oldest
+    first; once confirmed, each set is merged into its oldest member: subcollections and
+    items move there, and a duplicate is deleted only when it holds nothing.
+    """
+    if not check_zotero:
+        raise click.UsageError("say what to check: readlist doctor --zotero")
+    config = state.config()
+    with _zotero(config) as library:
+        groups = library.find_duplicate_collections()
+        for group in groups:
+            sizes = []
+            for key, items, subs in zip(group.keys, group.items, group.subcollections, strict=True):
+                what = f"{items} item{'s' if items != 1 else ''}"
+                if subs:
+                    what += f", {subs} subcollection{'s' if subs != 1 else ''}"
+                sizes.append(f"{key} ({what})")
+            click.echo(
+                f"{group.path}: {len(group.keys)} collections, oldest first: " + ", ".join(sizes)
+            )
+        if not groups:
+            _err(f"no duplicate Zotero collections ({library.requests} requests)")
+            return
+        if dry_run:
+            _err(f"{len(groups)} sets of duplicate collections (dry run: nothing merged)")
+            return
+        question = f"Merge {len(groups)} sets of duplicate collections into the oldest of each?"
+        if not yes and not click.confirm(question, err=True):
+            _err("nothing merged")
+            sys.exit(1)
+        report = library.merge_duplicate_collections()
+    for path, gone, kept in report.merged:
+        _err(f"merged {path}: {gone} into {kept}, then deleted {gone}")
+    _err(
+        f"{len(report.merged)} duplicate collections merged: {report.items_moved} items and "
+        f"{report.subcollections_moved} subcollections moved ({report.requests} requests)"
+    )
 
 
 @cli.group()

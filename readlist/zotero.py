@@ -193,6 +193,26 @@ class ZoteroItem:
     tags: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class DuplicateCollections:
+    """Sibling collections with one name; `keys` are oldest first, and the first is kept."""
+
+    path: str
+    keys: tuple[str, ...]
+    items: tuple[int, ...]  # top-level items in each (as the listing counts them)
+    subcollections: tuple[int, ...]
+
+
+@dataclass
+class MergeReport:
+    """What `merge_duplicate_collections` did."""
+
+    merged: list[tuple[str, str, str]] = field(default_factory=list)  # (path, gone, kept)
+    items_moved: int = 0
+    subcollections_moved: int = 0
+    requests: int = 0
+
+
 @dataclass
 class SyncReport:
     """What `sync` did (or, with `dry_run`, would do), paper by paper."""
@@ -451,6 +471,9 @@ class _Collection:
     name: str
     parent: str | None
     rank: int = 0  # position in the oldest-first listing
+    version: int = 0
+    items: int = 0  # meta.numItems
+    subcollections: int = 0  # meta.numCollections
 
 
 @dataclass
@@ -734,9 +757,17 @@ class ZoteroLibrary:
                 continue  # in the trash (Zotero 7): not a place to file papers
             seen.add(key)
             parent = data.get("parentCollection")
+            raw_meta = obj.get("meta")
+            meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, Mapping) else {}
             collections.append(
                 _Collection(
-                    key, name, parent if isinstance(parent, str) else None, len(collections)
+                    key,
+                    name,
+                    parent if isinstance(parent, str) else None,
+                    len(collections),
+                    version=_as_int(data.get("version", obj.get("version"))),
+                    items=_as_int(meta.get("numItems")),
+                    subcollections=_as_int(meta.get("numCollections")),
                 )
             )
         self._collections = collections
@@ -1184,6 +1215,149 @@ class ZoteroLibrary:
                 papers.append((item_citation_key(data), item_to_paper(data, meta)))
         return papers
 
+    # ----------------------------------------------------------------- doctor
+
+    def find_duplicate_collections(self) -> list[DuplicateCollections]:
+        """List the collection paths that several collections have (network).
+
+        Shallowest paths first; in each, the collections come in the order `sync` ranks
+        them, so the first is the one readlist files papers into and merges the rest into.
+        """
+        collections = self._list_collections(refresh=True)
+        by_key = {c.key: c for c in collections}
+        by_path: dict[str, list[tuple[list[int], _Collection]]] = {}
+        for collection in collections:
+            chain = _ancestry(collection, by_key)
+            path = "/".join(c.name.strip() for c in chain)
+            by_path.setdefault(path, []).append(([c.rank for c in chain], collection))
+        groups = []
+        for path, members in by_path.items():
+            if len(members) < 2:
+                continue
+            ordered = [c for _, c in sorted(members, key=lambda m: m[0])]
+            groups.append(
+                DuplicateCollections(
+                    path=path,
+                    keys=tuple(c.key for c in ordered),
+                    items=tuple(c.items for c in ordered),
+                    subcollections=tuple(c.subcollections for c in ordered),
+                )
+            )
+        return sorted(groups, key=lambda g: (g.path.count("/"), g.path))
+
+    def merge_duplicate_collections(self) -> MergeReport:
+        """Merge every set of same-named sibling collections into its oldest member.
+
+        Subcollections and items move to the oldest (item and collection versions sent, so
+        a concurrent edit is a 412, never lost); a duplicate is deleted only once it holds
+        nothing, checked and deleted at one library version (a 412 if anything changed in
+        between). After a 412 the library is read again and the merge goes on from there.
+        """
+        start_requests = self.requests
+        report = MergeReport()
+        rounds = 0
+        while True:
+            groups = self.find_duplicate_collections()
+            if not groups:
+                break
+            group = groups[0]
+            keep = group.keys[0]
+            try:
+                for duplicate in group.keys[1:]:
+                    self._move_subcollections(duplicate, keep, report)
+                    self._move_items(duplicate, keep, report)
+                    self._delete_if_empty(duplicate)
+                    report.merged.append((group.path, duplicate, keep))
+            except _Precondition as problem:
+                rounds += 1
+                if rounds >= MAX_PRECONDITION_ROUNDS:
+                    raise self._error(
+                        self._url("/collections"),
+                        f"could not merge {group.path!r}: the library kept changing "
+                        f"({problem.message})",
+                        412,
+                    ) from None
+        self._collections = None
+        self._seen_version = None
+        report.requests = self.requests - start_requests
+        return report
+
+    def _move_subcollections(self, source: str, target: str, report: MergeReport) -> None:
+        children = [c for c in self._list_collections() if c.parent == source]
+        for start in range(0, len(children), MAX_BATCH):
+            chunk = children[start : start + MAX_BATCH]
+            body = [{"key": c.key, "version": c.version, "parentCollection": target} for c in chunk]
+            self._write_updates("/collections", body)
+            report.subcollections_moved += len(chunk)
+
+    def _move_items(self, source: str, target: str, report: MergeReport) -> None:
+        zot = self._zot
+        objects, _ = self._read_all(
+            f"{self._prefix}/collections/{source}/items",
+            lambda start: zot.collection_items(
+                source, limit=PAGE_LIMIT, start=start, includeTrashed=1
+            ),
+        )
+        moves: list[dict[str, Any]] = []
+        for obj in objects:
+            data = obj.get("data", obj)
+            key = data.get("key")
+            collections = [c for c in data.get("collections") or [] if isinstance(c, str)]
+            if not isinstance(key, str) or source not in collections:
+                continue
+            moved = [c for c in collections if c != source]
+            if target not in moved:
+                moved.append(target)
+            moves.append(
+                {"key": key, "version": _as_int(data.get("version")), "collections": moved}
+            )
+        for start in range(0, len(moves), MAX_BATCH):
+            chunk = moves[start : start + MAX_BATCH]
+            self._write_updates("/items", chunk)
+            report.items_moved += len(chunk)
+
+    def _write_updates(self, path: str, body: list[dict[str, Any]]) -> None:
+        """Write key-based updates (each with its version); any 412 is _Precondition."""
+        url = self._url(path)
+        response = self._retrying(url, lambda: self._send("POST", path, body=body))
+        outcomes = _parse_write_report(response, len(body))
+        for position, payload in enumerate(body):
+            outcome = outcomes.get(position)
+            if outcome is None:
+                raise self._error(url, f"the server did not report on {payload['key']}")
+            if outcome.status == "failed":
+                if outcome.code == 412:
+                    raise _Precondition(f"{payload['key']} changed since it was read")
+                reason = _scrub(outcome.message or "refused", self._secret)
+                raise self._error(url, f"could not move {payload['key']}: {reason}", outcome.code)
+
+    def _count(self, path: str) -> httpx.Response:
+        """Ask how many objects a listing holds (trashed ones too): `Total-Results`."""
+        params = {"format": "keys", "limit": 1, "includeTrashed": 1}
+        return self._send("GET", path, params=params)
+
+    def _delete_if_empty(self, key: str) -> None:
+        """Delete a collection if it holds no item (trashed ones too) and no subcollection."""
+        url = self._url(f"/collections/{key}")
+        versions: list[int | None] = []
+        for path in (f"/collections/{key}/items", f"/collections/{key}/collections"):
+            response = self._retrying(url, partial(self._count, path))
+            if _header_int(response, "Total-Results") != 0:
+                raise _Precondition(f"collection {key} is not empty yet")
+            versions.append(_header_int(response, "Last-Modified-Version"))
+        version = versions[0]
+        if version is None or versions[1] != version:
+            raise _Precondition("the library changed while checking the collection")
+        self._retrying(
+            url,
+            lambda: self._send(
+                "DELETE",
+                "/collections",
+                params={"collectionKey": key},
+                headers={"If-Unmodified-Since-Version": str(version)},
+            ),
+        )
+
     # ----------------------------------------------------------------- HTTP
 
     def _url(self, path: str) -> str:
@@ -1529,6 +1703,22 @@ def _matching_chains(collections: list[_Collection], names: list[str]) -> list[l
     if frontier == [[]]:
         return []
     return sorted(frontier, key=lambda chain: [c.rank for c in chain])
+
+
+def _as_int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _ancestry(collection: _Collection, by_key: Mapping[str, _Collection]) -> list[_Collection]:
+    """The collection's chain of parents, top-level first, ending with the collection."""
+    chain = [collection]
+    seen = {collection.key}
+    parent = collection.parent
+    while parent is not None and parent in by_key and parent not in seen:
+        seen.add(parent)
+        chain.append(by_key[parent])
+        parent = by_key[parent].parent
+    return list(reversed(chain))
 
 
 def _zotero_item(data: Mapping[str, Any]) -> ZoteroItem:

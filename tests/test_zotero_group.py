@@ -9,14 +9,17 @@ every run, instead of only when the scheduler happens to interleave them.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from click.testing import CliRunner
 from fakezotero import FakeZotero, preprint_data
 
+from readlist.cli import cli
 from readlist.config import ZoteroConfig
 from readlist.models import ArxivId, Paper
 from readlist.zotero import SyncReport, ZoteroLibrary
@@ -187,3 +190,177 @@ def test_duplicates_made_elsewhere_the_oldest_is_used_by_everyone(
         pulled = library.collection_items(PATH)
         assert len(library.warnings) == 1
     assert sorted(str(p.arxiv_id) for _, p in pulled) == [f"2502.{n:05d}" for n in EVERY_PAPER]
+
+
+# --------------------------------------------------------------------------- doctor
+
+
+def seed_duplicates(fake: FakeZotero) -> dict[str, str]:
+    """Lab/Reading twice (as another tool made it), items in both copies, one trashed."""
+    keys: dict[str, str] = {}
+    keys["lab"] = fake.seed_collection("Lab", library=GROUP)["key"]
+    keys["reading"] = fake.seed_collection("Reading", keys["lab"], library=GROUP)["key"]
+    keys["lab2"] = fake.seed_collection("Lab", library=GROUP)["key"]
+    keys["reading2"] = fake.seed_collection("Reading", keys["lab2"], library=GROUP)["key"]
+    keys["other"] = fake.seed_collection("Other", keys["lab2"], library=GROUP)["key"]
+    for name, number, where in (
+        ("a", 1, ["reading"]),
+        ("b", 2, ["reading", "reading2"]),
+        ("c", 3, ["reading2"]),
+        ("d", 4, ["reading2"]),
+        ("e", 5, ["other"]),
+    ):
+        data = preprint_data(
+            f"2502.{number:05d}",
+            f"A Shared Study of Things, Part {number}",
+            collections=[keys[w] for w in where],
+        )
+        keys[name] = fake.seed_item(data, library=GROUP)["key"]
+    fake.edit_item(keys["d"], {"deleted": 1}, library=GROUP)  # in the trash, still filed
+    return keys
+
+
+def test_doctor_merges_into_the_oldest_and_deletes_only_empty_copies(
+    group: FakeZotero, tmp_path: Path
+) -> None:
+    keys = seed_duplicates(group)
+    with member(group, "ada-key", tmp_path) as library:
+        found = library.find_duplicate_collections()
+        assert [(g.path, g.keys) for g in found] == [
+            ("Lab", (keys["lab"], keys["lab2"])),
+            ("Lab/Reading", (keys["reading"], keys["reading2"])),
+        ]
+        assert found[1].items == (2, 2)  # the trashed item is not counted, but it is there
+        assert not writes(group)
+        report = library.merge_duplicate_collections()
+    assert sorted(report.merged) == sorted(
+        [("Lab", keys["lab2"], keys["lab"]), ("Lab/Reading", keys["reading2"], keys["reading"])]
+    )
+    assert report.subcollections_moved == 2  # Reading and Other, from the younger Lab
+    collections = group.library(GROUP).collections
+    assert set(collections) == {keys["lab"], keys["reading"], keys["other"]}
+    assert collections[keys["other"]]["data"]["parentCollection"] == keys["lab"]
+    items = group.library(GROUP).items
+    for name in "abcd":
+        assert items[keys[name]]["data"]["collections"] == [keys["reading"]], name
+    assert items[keys["d"]]["data"]["deleted"]
+    assert items[keys["e"]]["data"]["collections"] == [keys["other"]]
+    group.check_invariants()
+    # Every write named the version it was based on.
+    for request in group.requests:
+        if request.method == "DELETE":
+            assert request.header("If-Unmodified-Since-Version")
+        elif request.method == "POST":
+            assert all("version" in obj for obj in request.body)
+    with member(group, "bob-key", tmp_path) as library:
+        assert library.find_duplicate_collections() == []
+
+
+def test_an_item_filed_into_a_copy_while_merging_is_not_lost(
+    group: FakeZotero, tmp_path: Path
+) -> None:
+    keys = seed_duplicates(group)
+    late: list[str] = []
+
+    def another_member_files_a_paper(request: str) -> None:
+        # After the copy was emptied and found empty, just before it is deleted: someone
+        # files a new paper into it.
+        if request.startswith("DELETE ") and keys["reading2"] in request and not late:
+            data = preprint_data("2502.00009", "A Late Paper", collections=[keys["reading2"]])
+            late.append(group.seed_item(data, library=GROUP)["key"])
+
+    config = ZoteroConfig(
+        api_url=group.url, library_id=GROUP, library_type="group", api_key="cy-key"
+    )
+    with ZoteroLibrary(
+        config, tmp_path / "cache", on_request=another_member_files_a_paper
+    ) as library:
+        report = library.merge_duplicate_collections()
+    assert len(late) == 1
+    # The copy's first delete was refused (412: the library changed since the emptiness
+    # check), so the paper was moved and the copy deleted on the second try.
+    deletes = [r for r in group.requests if r.method == "DELETE"]
+    assert [keys["reading2"] in r.params["collectionKey"] for r in deletes] == [False, True, True]
+    (item,) = group.items_with_arxiv_id("2502.00009", library=GROUP)
+    assert item["data"]["collections"] == [keys["reading"]]
+    assert report.items_moved == 4  # b, c, d (trashed), and the late paper
+    assert set(group.library(GROUP).collections) == {keys["lab"], keys["reading"], keys["other"]}
+    group.check_invariants()
+
+
+def cli_env(fake: FakeZotero, key: str, home: Path, **extra: str) -> dict[str, str]:
+    """The environment of one member's machine: their key, config and cache."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "config.toml"
+    config.write_text(f'[zotero]\nlibrary_type = "group"\ncollection = "{PATH}"\n')
+    return {
+        "READLIST_CONFIG": str(config),
+        "READLIST_CACHE_DIR": str(home / "cache"),
+        "READLIST_ZOTERO_API_URL": fake.url,
+        "ZOTERO_API_KEY": key,
+        "ZOTERO_LIBRARY_ID": GROUP,
+        **extra,
+    }
+
+
+def test_doctor_command_lists_asks_and_merges(group: FakeZotero, tmp_path: Path) -> None:
+    keys = seed_duplicates(group)
+    env = cli_env(group, "ada-key", tmp_path / "ada")
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["doctor", "--zotero", "--dry-run"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.splitlines() == [
+        f"Lab: 2 collections, oldest first: {keys['lab']} (0 items, 1 subcollection), "
+        f"{keys['lab2']} (0 items, 2 subcollections)",
+        f"Lab/Reading: 2 collections, oldest first: {keys['reading']} (2 items), "
+        f"{keys['reading2']} (2 items)",
+    ]
+    assert "dry run: nothing merged" in listed.stderr
+    declined = runner.invoke(cli, ["doctor", "--zotero"], env=env, input="n\n")
+    assert declined.exit_code == 1
+    assert "Merge 2 sets of duplicate collections" in declined.stderr
+    assert declined.stderr.strip().endswith("nothing merged")
+    assert not writes(group)
+    merged = runner.invoke(cli, ["doctor", "--zotero", "--yes"], env=env)
+    assert merged.exit_code == 0, merged.output
+    assert "2 duplicate collections merged: 3 items and 2 subcollections moved" in merged.stderr
+    assert "ada-key" not in merged.output
+    assert len(group.library(GROUP).collections) == 3
+    group.check_invariants()
+    clean = runner.invoke(cli, ["doctor", "--zotero"], env=env)
+    assert clean.exit_code == 0 and clean.stdout == ""
+    assert "no duplicate Zotero collections" in clean.stderr
+    nothing = runner.invoke(cli, ["doctor"], env=env)
+    assert nothing.exit_code == 2
+    assert "Error: say what to check: readlist doctor --zotero" in nothing.stderr
+
+
+def test_pull_and_sync_warn_about_duplicates_and_read_them_all(
+    group: FakeZotero, tmp_path: Path
+) -> None:
+    keys = seed_duplicates(group)
+    env = cli_env(group, "bob-key", tmp_path / "bob")
+    runner = CliRunner()
+    bib = tmp_path / "bob.bib"
+    bib.write_text("% Bob's own\n", encoding="utf-8")
+    pulled = runner.invoke(cli, ["pull", "--bib", str(bib)], env=env)
+    assert pulled.exit_code == 0, pulled.output
+    warning = (
+        f"warning: 2 Zotero collections are named 'Lab/Reading' ({keys['reading']}, "
+        f"{keys['reading2']}); using the oldest, {keys['reading']} "
+        "(`readlist doctor --zotero` merges them)"
+    )
+    assert pulled.stderr.splitlines()[0] == warning
+    assert "3 items in Zotero collection Lab/Reading" in pulled.stderr  # a, b once, c
+    text = bib.read_text(encoding="utf-8")
+    assert text.startswith("% Bob's own\n")
+    assert sorted(re.findall(r"eprint = \{([^}]*)\}", text)) == [
+        "2502.00001",
+        "2502.00002",
+        "2502.00003",
+    ]
+    synced = runner.invoke(cli, ["sync", "--bib", str(bib)], env=env)
+    assert synced.exit_code == 0, synced.output
+    assert synced.stderr.splitlines()[0] == warning
+    assert "0 created, 0 updated, 3 unchanged" in synced.stderr
+    assert not writes(group)
