@@ -9,9 +9,12 @@ every run, instead of only when the scheduler happens to interleave them.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -364,3 +367,90 @@ def test_pull_and_sync_warn_about_duplicates_and_read_them_all(
     assert synced.stderr.splitlines()[0] == warning
     assert "0 created, 0 updated, 3 unchanged" in synced.stderr
     assert not writes(group)
+
+
+# --------------------------------------------------------------------------- three machines
+
+
+CLI_RUNS = 3
+
+
+def run_members(
+    commands: Mapping[str, Sequence[str]], envs: Mapping[str, Mapping[str, str]], cwd: Path
+) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Start one `readlist` process per member at the same moment (a barrier), like three
+    machines; return each one's outcome."""
+
+    def work(key: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "readlist", *commands[key]],
+            env={**os.environ, **envs[key]},
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    return race(work, keys=tuple(commands))
+
+
+@pytest.mark.parametrize("run", range(CLI_RUNS))
+def test_three_machines_add_pull_and_rerun(world, servers, tmp_path: Path, run: int) -> None:  # type: ignore[no-untyped-def]
+    ids = [world.expected(x) for x in world.listings if world.expected(x)][:12]
+    listings = {"ada-key": ids[0:6], "bob-key": ids[3:9], "cy-key": [*ids[6:12], ids[0]]}
+    shared = sorted(ids)
+    with FakeZotero(api_key="owner-key", group_ids=(GROUP,), member_keys=MEMBERS) as fake:
+        envs = {key: cli_env(fake, key, tmp_path / key) for key in MEMBERS}
+        bibs = {key: tmp_path / f"{key}.bib" for key in MEMBERS}
+        own = {key: f"% {key}'s notes\n@string{{lab = {{Lab}}}}\n\n" for key in MEMBERS}
+        for key, bib in bibs.items():
+            bib.write_text(own[key], encoding="utf-8")
+            # Resolve once beforehand (into the member's cache), so that the race is the
+            # members' Zotero writes, not their turns at the arXiv double.
+            warm = CliRunner().invoke(
+                cli, ["add", *listings[key], "--to", "bib", "--bib", str(bib), "-n"], env=envs[key]
+            )
+            assert warm.exit_code == 0, warm.output
+        collections_race = fake.rendezvous("POST", "/collections", len(MEMBERS))
+        added = run_members(
+            {k: ["add", *listings[k], "--to", "both", "--bib", str(bibs[k])] for k in MEMBERS},
+            envs,
+            tmp_path,
+        )
+        for outcome in added.values():
+            assert outcome.returncode == 0, outcome.stderr
+            assert "Traceback" not in outcome.stderr
+        assert collections_race.met
+        (lab,) = collections_named(fake, "Lab")
+        (reading,) = collections_named(fake, "Reading")
+        assert reading["data"]["parentCollection"] == lab["key"]
+        assert len(fake.library(GROUP).collections) == 2
+        assert len(fake.library(GROUP).items) == len(shared)
+        for arxiv_id in shared:
+            (item,) = fake.items_with_arxiv_id(arxiv_id, library=GROUP)
+            assert item["data"]["collections"] == [reading["key"]]
+        fake.check_invariants()
+
+        pulled = run_members(
+            {k: ["pull", PATH, "--bib", str(bibs[k])] for k in MEMBERS}, envs, tmp_path
+        )
+        texts = {}
+        for key, outcome in pulled.items():
+            assert outcome.returncode == 0, outcome.stderr
+            assert "warning" not in outcome.stderr
+            texts[key] = bibs[key].read_text(encoding="utf-8")
+            assert texts[key].startswith(own[key])  # the member's own bytes, kept
+            eprints = re.findall(r"eprint = \{([^}]*)\}", texts[key])
+            assert sorted(eprints) == shared  # the whole shared list, each paper once
+
+        before = len(writes(fake))
+        again = run_members(
+            {k: ["add", *listings[k], "--to", "both", "--bib", str(bibs[k])] for k in MEMBERS},
+            envs,
+            tmp_path,
+        )
+        for key, outcome in again.items():
+            assert outcome.returncode == 0, outcome.stderr
+            assert f"0 created, 0 updated, {len(listings[key])} unchanged" in outcome.stderr
+            assert bibs[key].read_text(encoding="utf-8") == texts[key]
+        assert writes(fake)[before:] == []
