@@ -20,7 +20,16 @@ from typing import Any, TypeVar
 
 import pytest
 from click.testing import CliRunner
-from fakezotero import FakeZotero, preprint_data
+from fakezotero import (
+    FakeZotero,
+    ZoteroFault,
+    backoff,
+    locked,
+    lost,
+    on,
+    preprint_data,
+    rate_limited,
+)
 
 from readlist.cli import cli
 from readlist.config import ZoteroConfig
@@ -454,3 +463,30 @@ def test_three_machines_add_pull_and_rerun(world, servers, tmp_path: Path, run: 
             assert f"0 created, 0 updated, {len(listings[key])} unchanged" in outcome.stderr
             assert bibs[key].read_text(encoding="utf-8") == texts[key]
         assert writes(fake)[before:] == []
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        rate_limited(retry_after=0, method="POST"),
+        backoff(0.1, method="POST"),
+        locked(method="POST"),
+        lost(method="POST"),
+    ],
+    ids=["429", "backoff", "409", "lost-answer"],
+)
+@pytest.mark.parametrize("where", ["/collections", "/items"])
+def test_racing_members_under_faults_still_make_one_of_everything(
+    group: FakeZotero, tmp_path: Path, fault: ZoteroFault, where: str
+) -> None:
+    group.rendezvous("POST", "/collections", len(MEMBERS))
+    group.inject(on("POST", fault, path=f"/groups/{GROUP}{where}"))
+    reports = add_all(group, tmp_path)
+    assert [r.failed for r in reports.values()] == [[], [], []]
+    assert len(collections_named(group, "Lab")) == len(collections_named(group, "Reading")) == 1
+    assert len(group.library(GROUP).collections) == 2
+    assert len(group.library(GROUP).items) == len(EVERY_PAPER)
+    # What the members report as created is exactly what the library holds.
+    created = sorted(key for r in reports.values() for _, key in r.created)
+    assert created == sorted(group.library(GROUP).items)
+    group.check_invariants()
