@@ -83,6 +83,10 @@ def _err(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 @click.group(cls=ReadlistGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="readlist")
 @click.option(
@@ -826,9 +830,9 @@ def doctor(state: AppState, check_zotero: bool, yes: bool, dry_run: bool) -> Non
         for group in groups:
             sizes = []
             for key, items, subs in zip(group.keys, group.items, group.subcollections, strict=True):
-                what = f"{items} item{'s' if items != 1 else ''}"
+                what = _count(items, "item")
                 if subs:
-                    what += f", {subs} subcollection{'s' if subs != 1 else ''}"
+                    what += f", {_count(subs, 'subcollection')}"
                 sizes.append(f"{key} ({what})")
             click.echo(
                 f"{group.path}: {len(group.keys)} collections, oldest first: " + ", ".join(sizes)
@@ -837,9 +841,9 @@ def doctor(state: AppState, check_zotero: bool, yes: bool, dry_run: bool) -> Non
             _err(f"no duplicate Zotero collections ({library.requests} requests)")
             return
         if dry_run:
-            _err(f"{len(groups)} sets of duplicate collections (dry run: nothing merged)")
+            _err(f"{_count(len(groups), 'path')} with duplicates (dry run: nothing merged)")
             return
-        question = f"Merge {len(groups)} sets of duplicate collections into the oldest of each?"
+        question = f"Merge the duplicates of {_count(len(groups), 'path')} into the oldest of each?"
         if not yes and not click.confirm(question, err=True):
             _err("nothing merged")
             sys.exit(1)
@@ -847,8 +851,10 @@ def doctor(state: AppState, check_zotero: bool, yes: bool, dry_run: bool) -> Non
     for path, gone, kept in report.merged:
         _err(f"merged {path}: {gone} into {kept}, then deleted {gone}")
     _err(
-        f"{len(report.merged)} duplicate collections merged: {report.items_moved} items and "
-        f"{report.subcollections_moved} subcollections moved ({report.requests} requests)"
+        f"{_count(len(report.merged), 'duplicate collection')} merged: "
+        f"{_count(report.items_moved, 'item')} and "
+        f"{_count(report.subcollections_moved, 'subcollection')} moved "
+        f"({report.requests} requests)"
     )
 
 

@@ -327,10 +327,10 @@ def test_doctor_command_lists_asks_and_merges(group: FakeZotero, tmp_path: Path)
         f"Lab/Reading: 2 collections, oldest first: {keys['reading']} (2 items), "
         f"{keys['reading2']} (2 items)",
     ]
-    assert "dry run: nothing merged" in listed.stderr
+    assert "2 paths with duplicates (dry run: nothing merged)" in listed.stderr
     declined = runner.invoke(cli, ["doctor", "--zotero"], env=env, input="n\n")
     assert declined.exit_code == 1
-    assert "Merge 2 sets of duplicate collections" in declined.stderr
+    assert "Merge the duplicates of 2 paths into the oldest of each?" in declined.stderr
     assert declined.stderr.strip().endswith("nothing merged")
     assert not writes(group)
     merged = runner.invoke(cli, ["doctor", "--zotero", "--yes"], env=env)
