@@ -195,7 +195,10 @@ class ZoteroItem:
 
 @dataclass(frozen=True)
 class DuplicateCollections:
-    """Sibling collections with one name; `keys` are oldest first, and the first is kept."""
+    """Collections that share one path; `keys` in the order readlist ranks them (oldest first).
+
+    The first is the one `sync` files into and `merge_duplicate_collections` keeps.
+    """
 
     path: str
     keys: tuple[str, ...]
@@ -1246,7 +1249,7 @@ class ZoteroLibrary:
         return sorted(groups, key=lambda g: (g.path.count("/"), g.path))
 
     def merge_duplicate_collections(self) -> MergeReport:
-        """Merge every set of same-named sibling collections into its oldest member.
+        """Merge the collections that share a path into the first (oldest) of them.
 
         Subcollections and items move to the oldest (item and collection versions sent, so
         a concurrent edit is a 412, never lost); a duplicate is deleted only once it holds
