@@ -631,6 +631,8 @@ def _sync_to_zotero(
     status_tags = (config.tagging.read_tag, config.tagging.unread_tag)
     with _zotero(config) as library:
         report = library.sync(triples, collection, dry_run=dry_run, status_tags=status_tags)
+    for warning in report.warnings:
+        _err(f"warning: {warning}")
     for created in report.collections_created:
         _err(f"Zotero: {'would create' if dry_run else 'created'} collection {created}")
     if verbose:
@@ -1235,6 +1237,8 @@ def pull(state: AppState, collection: str | None, bib: Path | None, dry_run: boo
     with _zotero(config) as library:
         pulled = library.collection_items(target)
         requests = library.requests
+    for warning in library.warnings:
+        _err(f"warning: {warning}")
     papers = [replace(paper, resolved=True) for _, paper in pulled]
     outcome = add_papers(
         path, papers, config.bibtex, dry_run=dry_run, preferred_keys=[k for k, _ in pulled]
@@ -1273,6 +1277,60 @@ def _pull_status(config: Config, path: Path, present: Sequence[Any], *, dry_run:
         )
         if outcome.changed:
             _err(f"{plural(len(outcome.changed), 'entry', 'entries')} marked {status} as in Zotero")
+
+
+@cli.command()
+@click.option(
+    "--zotero",
+    "check_zotero",
+    is_flag=True,
+    help="Check the Zotero library: list duplicate collections and merge them.",
+)
+@click.option("-y", "--yes", is_flag=True, help="Merge without asking (for scripts).")
+@click.option("-n", "--dry-run", is_flag=True, help="List what would be merged; change nothing.")
+@click.pass_obj
+def doctor(state: AppState, check_zotero: bool, yes: bool, dry_run: bool) -> None:
+    """Find what went wrong in a library and repair it.
+
+    With --zotero: sibling collections that share a name (two members of a group library
+    creating `Lab/Reading` at once with another tool, say) are listed on stdout, oldest
+    first; once confirmed, each set is merged into its oldest member: subcollections and
+    items move there, and a duplicate is deleted only when it holds nothing.
+    """
+    if not check_zotero:
+        raise click.UsageError("say what to check: readlist doctor --zotero")
+    config = state.config()
+    with _zotero(config) as library:
+        groups = library.find_duplicate_collections()
+        for group in groups:
+            sizes = []
+            for key, items, subs in zip(group.keys, group.items, group.subcollections, strict=True):
+                what = plural(items, "item")
+                if subs:
+                    what += f", {plural(subs, 'subcollection')}"
+                sizes.append(f"{key} ({what})")
+            click.echo(
+                f"{group.path}: {len(group.keys)} collections, oldest first: " + ", ".join(sizes)
+            )
+        if not groups:
+            _err(f"no duplicate Zotero collections ({library.requests} requests)")
+            return
+        if dry_run:
+            _err(f"{plural(len(groups), 'path')} with duplicates (dry run: nothing merged)")
+            return
+        question = f"Merge the duplicates of {plural(len(groups), 'path')} into the oldest of each?"
+        if not yes and not click.confirm(question, err=True):
+            _err("nothing merged")
+            sys.exit(1)
+        report = library.merge_duplicate_collections()
+    for path, gone, kept in report.merged:
+        _err(f"merged {path}: {gone} into {kept}, then deleted {gone}")
+    _err(
+        f"{plural(len(report.merged), 'duplicate collection')} merged: "
+        f"{plural(report.items_moved, 'item')} and "
+        f"{plural(report.subcollections_moved, 'subcollection')} moved "
+        f"({report.requests} requests)"
+    )
 
 
 @cli.group()

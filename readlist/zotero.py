@@ -60,8 +60,12 @@ MAX_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 1.0
 # A server that asks for a longer pause than this gets an error, not a hung terminal.
 MAX_WAIT_SECONDS = 300.0
-# Rounds of "the library changed under us (412): re-read, re-plan, write again".
-MAX_PRECONDITION_ROUNDS = 4
+# Rounds of "the library changed under us (412): re-read, re-plan, write again". Each 412
+# means another writer made progress, so in a group library with several members writing at
+# once a writer may lose a few rounds in a row before its turn comes.
+MAX_PRECONDITION_ROUNDS = 8
+# The same for creating a collection path (each round: one listing, one conditional create).
+MAX_COLLECTION_ROUNDS = 10
 INDEX_FORMAT = 1
 
 AUTH_MESSAGE = (
@@ -189,6 +193,29 @@ class ZoteroItem:
     tags: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class DuplicateCollections:
+    """Collections that share one path; `keys` in the order readlist ranks them (oldest first).
+
+    The first is the one `sync` files into and `merge_duplicate_collections` keeps.
+    """
+
+    path: str
+    keys: tuple[str, ...]
+    items: tuple[int, ...]  # top-level items in each (as the listing counts them)
+    subcollections: tuple[int, ...]
+
+
+@dataclass
+class MergeReport:
+    """What `merge_duplicate_collections` did."""
+
+    merged: list[tuple[str, str, str]] = field(default_factory=list)  # (path, gone, kept)
+    items_moved: int = 0
+    subcollections_moved: int = 0
+    requests: int = 0
+
+
 @dataclass
 class SyncReport:
     """What `sync` did (or, with `dry_run`, would do), paper by paper."""
@@ -201,6 +228,7 @@ class SyncReport:
     collection_key: str | None = None
     collections_created: list[str] = field(default_factory=list)  # paths, parents first
     dry_run: bool = False
+    warnings: list[str] = field(default_factory=list)  # e.g. duplicate collections
 
 
 # --------------------------------------------------------------------------- items
@@ -445,6 +473,10 @@ class _Collection:
     key: str
     name: str
     parent: str | None
+    rank: int = 0  # position in the oldest-first listing
+    version: int = 0
+    items: int = 0  # meta.numItems
+    subcollections: int = 0  # meta.numCollections
 
 
 @dataclass
@@ -578,8 +610,12 @@ class ZoteroLibrary:
         self._wait_until = 0.0
         self._collections: list[_Collection] | None = None
         self._seen_version: int | None = None  # library version named by the last list read
+        # The library version our collection listing (plus our own creations) is current at.
+        self._collections_version: int | None = None
+        self.warnings: list[str] = []  # said once each: duplicate collections, and the like
         self._index: _Index | None = None
         self._status_tags: tuple[str, str] | None = None  # (read, unread) during a sync
+        self._equivalent: frozenset[str] = frozenset()  # the duplicates of the sync's path
 
         zot = pyzotero.Zotero(config.library_id.strip(), config.library_type, self._secret)
         zot.endpoint = config.api_url.strip().rstrip("/")
@@ -633,60 +669,125 @@ class ZoteroLibrary:
         parents first when `create` is set, and listed in `created_collections` (with
         `dry_run`, listed but not created). Returns the key, or None when the collection
         does not exist (and was not created) or `path` is empty.
+
+        Several people may create the same path in a group library at the same moment, so a
+        collection is created only if the library is still at the version the listing showed
+        (`If-Unmodified-Since-Version`); a 412 means someone else wrote first, and the listing
+        is read again, which reuses what they created. When several collections already have
+        the path (made by another tool, or an older readlist), the oldest is used, and
+        `warnings` says so.
         """
         names = split_collection_path(path)
         if not names:
             return None
-        collections = self._list_collections()
-        parent: str | None = None
-        for depth, name in enumerate(names):
-            match = _find_collection(collections, name, parent)
-            if match is not None:
-                parent = match.key
-                continue
+        rounds = 0
+        while True:
+            collections = self._list_collections()
+            chains = _matching_chains(collections, names)
+            chain = chains[0] if chains else []
+            self._warn_duplicates(names[: len(chain)], chains)
+            if len(chain) == len(names):
+                return chain[-1].key
             if not create:
                 return None
+            depth = len(chain)
             if dry_run:
                 self.created_collections += [
                     "/".join(names[: level + 1]) for level in range(depth, len(names))
                 ]
                 return None
-            key = self._create_collection(name, parent)
-            collections.append(_Collection(key, name, parent))
-            parent = key
+            parent = chain[-1].key if chain else None
+            try:
+                key = self._create_collection(names[depth], parent, self._collections_version)
+            except _Precondition as problem:
+                # Another member wrote to the library since our listing (perhaps this very
+                # collection): read the collections again and take it from there.
+                rounds += 1
+                if rounds >= MAX_COLLECTION_ROUNDS:
+                    raise self._error(
+                        self._url("/collections"),
+                        f"could not create collection {'/'.join(names[: depth + 1])!r}: the "
+                        f"library kept changing ({problem.message})",
+                        412,
+                    ) from None
+                self._collections = None
+                continue
+            collections.append(_Collection(key, names[depth], parent, len(collections)))
             self.created_collections.append("/".join(names[: depth + 1]))
-        return parent
+
+    def collection_paths(self, path: str) -> list[str]:
+        """Return the keys of every collection at `path`, the one readlist uses first."""
+        names = split_collection_path(path)
+        if not names:
+            return []
+        chains = _matching_chains(self._list_collections(), names)
+        if not chains or len(chains[0]) != len(names):
+            return []
+        return [chain[-1].key for chain in chains]
+
+    def _warn_duplicates(self, names: list[str], chains: list[list[_Collection]]) -> None:
+        if len(chains) < 2 or not names:
+            return
+        label = "/".join(names)
+        keys = ", ".join(chain[-1].key for chain in chains)
+        message = (
+            f"{len(chains)} Zotero collections are named {label!r} ({keys}); using the oldest, "
+            f"{chains[0][-1].key} (`readlist doctor --zotero` merges them)"
+        )
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     def _list_collections(self, *, refresh: bool = False) -> list[_Collection]:
+        """Read every collection, oldest first (`sort=dateAdded`, as every member sees it)."""
         if self._collections is not None and not refresh:
             return self._collections
         zot = self._zot
         objects, first = self._read_all(
             f"{self._prefix}/collections",
-            lambda start: zot.collections(limit=PAGE_LIMIT, start=start),
+            lambda start: zot.collections(
+                limit=PAGE_LIMIT, start=start, sort="dateAdded", direction="asc"
+            ),
         )
         self._seen_version = _header_int(first, "Last-Modified-Version")
+        self._collections_version = self._seen_version
         collections: list[_Collection] = []
+        seen: set[str] = set()
         for obj in objects:
             data = obj.get("data", obj)
             key, name = data.get("key") or obj.get("key"), data.get("name")
-            if not isinstance(key, str) or not isinstance(name, str):
+            if not isinstance(key, str) or not isinstance(name, str) or key in seen:
                 continue
+            if data.get("deleted"):
+                continue  # in the trash (Zotero 7): not a place to file papers
+            seen.add(key)
             parent = data.get("parentCollection")
-            collections.append(_Collection(key, name, parent if isinstance(parent, str) else None))
-        collections.sort(key=lambda c: c.key)
+            raw_meta = obj.get("meta")
+            meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, Mapping) else {}
+            collections.append(
+                _Collection(
+                    key,
+                    name,
+                    parent if isinstance(parent, str) else None,
+                    len(collections),
+                    version=_as_int(data.get("version", obj.get("version"))),
+                    items=_as_int(meta.get("numItems")),
+                    subcollections=_as_int(meta.get("numCollections")),
+                )
+            )
         self._collections = collections
         return collections
 
-    def _create_collection(self, name: str, parent: str | None) -> str:
+    def _create_collection(self, name: str, parent: str | None, version: int | None) -> str:
+        """Create one collection if the library is still at `version`; 412 is _Precondition."""
         url = self._url("/collections")
         token = secrets.token_hex(16)  # the same token for every retry of this one write
         body = [{"name": name, "parentCollection": parent or False}]
+        headers = {"Zotero-Write-Token": token}
+        if version is not None:
+            headers["If-Unmodified-Since-Version"] = str(version)
 
-        def attempt() -> str:
-            response = self._send(
-                "POST", "/collections", headers={"Zotero-Write-Token": token}, body=body
-            )
+        def attempt() -> tuple[str, int | None]:
+            response = self._send("POST", "/collections", headers=headers, body=body)
             outcome = _parse_write_report(response, 1).get(0)
             if outcome is None:
                 raise self._error(url, f"the server did not report on collection {name!r}", None)
@@ -696,17 +797,15 @@ class ZoteroLibrary:
                 )
             if not outcome.key:
                 raise _Transient("the write report names no collection key", uncertain=True)
-            return outcome.key
+            return outcome.key, _header_int(response, "Last-Modified-Version")
 
-        try:
-            key = self._retrying(url, attempt)
-        except _Precondition:
-            # Only the token can be stale here: an earlier attempt went through after all.
-            found = _find_collection(self._list_collections(refresh=True), name, parent)
-            if found is None:
-                raise self._error(url, f"could not create collection {name!r}", 412) from None
-            key = found.key
-        self._seen_version = None  # the library changed; its version is unknown again
+        # A 412 (the library moved on, or an earlier attempt whose answer was lost went
+        # through and used the token) goes to the caller, which reads the collections again.
+        key, new_version = self._retrying(url, attempt)
+        # The write was conditional: the listing plus this collection is the library as of
+        # the version the write produced, so the next level can be conditioned on it.
+        self._collections_version = new_version if version is not None else None
+        self._seen_version = None  # the items' side of the index must still be checked
         return key
 
     # ----------------------------------------------------------------- index
@@ -731,9 +830,10 @@ class ZoteroLibrary:
             keys = lookup.get(identity)
             if keys:
                 # Several copies: prefer one already in the collection, then the oldest key.
+                wanted = {collection} | self._equivalent if collection else set()
                 ranked = sorted(
                     keys,
-                    key=lambda k: (collection not in index.items[k].get("collections", []), k),
+                    key=lambda k: (wanted.isdisjoint(index.items[k].get("collections", [])), k),
                 )
                 return index.items[ranked[0]]
         return None
@@ -901,10 +1001,15 @@ class ZoteroLibrary:
         if jobs:
             self._collections = None  # one fresh listing per sync: it also names the version
             first_created = len(self.created_collections)
+            first_warning = len(self.warnings)
             collection = self.ensure_collection(collection_path, create=True, dry_run=dry_run)
             report.collection_key = collection
             report.collections_created = self.created_collections[first_created:]
+            report.warnings = self.warnings[first_warning:]
             label = "/".join(split_collection_path(collection_path))
+            # An item already in a duplicate of the collection is in the path: no write.
+            # New items go to the one collection, never spread over the duplicates.
+            self._equivalent = frozenset(self.collection_paths(collection_path))
             self._refresh_index()
             self._run(jobs, collection, label, report)
         report.requests = self.requests - start_requests
@@ -958,7 +1063,12 @@ class ZoteroLibrary:
                 creates.append(_Op(job, paper_to_item(job.paper, job.citekey, job.tags, keys)))
             else:
                 changes, what = _changes(
-                    data, collection, label, job.tags, _status_drop(job.tags, self._status_tags)
+                    data,
+                    collection,
+                    label,
+                    job.tags,
+                    self._equivalent,
+                    drop=_status_drop(job.tags, self._status_tags),
                 )
                 created = job.attempted == "create"
                 if job.maybe_written and (
@@ -1085,26 +1195,183 @@ class ZoteroLibrary:
 
         Each comes with its citation key (`citationKey`, or `Citation Key:` in Extra) when it
         has one. Notes and attachments are skipped; books and articles come without arXiv ID.
+        When several collections have the path (see `warnings`), the items of all of them are
+        read, the oldest collection's first, each item once.
         """
         self._collections = None
-        key = self.ensure_collection(collection_path, create=False)
-        if key is None:
+        keys = self.collection_paths(collection_path)
+        if not keys:
             raise self._error(
                 self._url("/collections"), f"no collection {collection_path!r} in this library"
             )
+        names = split_collection_path(collection_path)
+        self._warn_duplicates(names, _matching_chains(self._list_collections(), names))
+        zot = self._zot
+        papers: list[tuple[str | None, Paper]] = []
+        seen: set[str] = set()
+        for key in keys:
+            objects, _ = self._read_all(
+                f"{self._prefix}/collections/{key}/items/top",
+                partial(
+                    lambda key, start: zot.collection_items_top(key, limit=PAGE_LIMIT, start=start),
+                    key,
+                ),
+            )
+            for obj in objects:
+                data = obj.get("data", obj)
+                item_key = data.get("key") or obj.get("key")
+                if data.get("itemType") in _SKIP_TYPES or data.get("deleted"):
+                    continue
+                if isinstance(item_key, str):
+                    if item_key in seen:
+                        continue
+                    seen.add(item_key)
+                meta = obj.get("meta") if isinstance(obj.get("meta"), Mapping) else None
+                papers.append((item_citation_key(data), item_to_paper(data, meta)))
+        return papers
+
+    # ----------------------------------------------------------------- doctor
+
+    def find_duplicate_collections(self) -> list[DuplicateCollections]:
+        """List the collection paths that several collections have (network).
+
+        Shallowest paths first; in each, the collections come in the order `sync` ranks
+        them, so the first is the one readlist files papers into and merges the rest into.
+        """
+        collections = self._list_collections(refresh=True)
+        by_key = {c.key: c for c in collections}
+        by_path: dict[str, list[tuple[list[int], _Collection]]] = {}
+        for collection in collections:
+            chain = _ancestry(collection, by_key)
+            path = "/".join(c.name.strip() for c in chain)
+            by_path.setdefault(path, []).append(([c.rank for c in chain], collection))
+        groups = []
+        for path, members in by_path.items():
+            if len(members) < 2:
+                continue
+            ordered = [c for _, c in sorted(members, key=lambda m: m[0])]
+            groups.append(
+                DuplicateCollections(
+                    path=path,
+                    keys=tuple(c.key for c in ordered),
+                    items=tuple(c.items for c in ordered),
+                    subcollections=tuple(c.subcollections for c in ordered),
+                )
+            )
+        return sorted(groups, key=lambda g: (g.path.count("/"), g.path))
+
+    def merge_duplicate_collections(self) -> MergeReport:
+        """Merge the collections that share a path into the first (oldest) of them.
+
+        Subcollections and items move to the oldest (item and collection versions sent, so
+        a concurrent edit is a 412, never lost); a duplicate is deleted only once it holds
+        nothing, checked and deleted at one library version (a 412 if anything changed in
+        between). After a 412 the library is read again and the merge goes on from there.
+        """
+        start_requests = self.requests
+        report = MergeReport()
+        rounds = 0
+        while True:
+            groups = self.find_duplicate_collections()
+            if not groups:
+                break
+            group = groups[0]
+            keep = group.keys[0]
+            try:
+                for duplicate in group.keys[1:]:
+                    self._move_subcollections(duplicate, keep, report)
+                    self._move_items(duplicate, keep, report)
+                    self._delete_if_empty(duplicate)
+                    report.merged.append((group.path, duplicate, keep))
+            except _Precondition as problem:
+                rounds += 1
+                if rounds >= MAX_PRECONDITION_ROUNDS:
+                    raise self._error(
+                        self._url("/collections"),
+                        f"could not merge {group.path!r}: the library kept changing "
+                        f"({problem.message})",
+                        412,
+                    ) from None
+        self._collections = None
+        self._seen_version = None
+        report.requests = self.requests - start_requests
+        return report
+
+    def _move_subcollections(self, source: str, target: str, report: MergeReport) -> None:
+        children = [c for c in self._list_collections() if c.parent == source]
+        for start in range(0, len(children), MAX_BATCH):
+            chunk = children[start : start + MAX_BATCH]
+            body = [{"key": c.key, "version": c.version, "parentCollection": target} for c in chunk]
+            self._write_updates("/collections", body)
+            report.subcollections_moved += len(chunk)
+
+    def _move_items(self, source: str, target: str, report: MergeReport) -> None:
         zot = self._zot
         objects, _ = self._read_all(
-            f"{self._prefix}/collections/{key}/items/top",
-            lambda start: zot.collection_items_top(key, limit=PAGE_LIMIT, start=start),
+            f"{self._prefix}/collections/{source}/items",
+            lambda start: zot.collection_items(
+                source, limit=PAGE_LIMIT, start=start, includeTrashed=1
+            ),
         )
-        papers: list[tuple[str | None, Paper]] = []
+        moves: list[dict[str, Any]] = []
         for obj in objects:
             data = obj.get("data", obj)
-            if data.get("itemType") in _SKIP_TYPES or data.get("deleted"):
+            key = data.get("key")
+            collections = [c for c in data.get("collections") or [] if isinstance(c, str)]
+            if not isinstance(key, str) or source not in collections:
                 continue
-            meta = obj.get("meta") if isinstance(obj.get("meta"), Mapping) else None
-            papers.append((item_citation_key(data), item_to_paper(data, meta)))
-        return papers
+            moved = [c for c in collections if c != source]
+            if target not in moved:
+                moved.append(target)
+            moves.append(
+                {"key": key, "version": _as_int(data.get("version")), "collections": moved}
+            )
+        for start in range(0, len(moves), MAX_BATCH):
+            chunk = moves[start : start + MAX_BATCH]
+            self._write_updates("/items", chunk)
+            report.items_moved += len(chunk)
+
+    def _write_updates(self, path: str, body: list[dict[str, Any]]) -> None:
+        """Write key-based updates (each with its version); any 412 is _Precondition."""
+        url = self._url(path)
+        response = self._retrying(url, lambda: self._send("POST", path, body=body))
+        outcomes = _parse_write_report(response, len(body))
+        for position, payload in enumerate(body):
+            outcome = outcomes.get(position)
+            if outcome is None:
+                raise self._error(url, f"the server did not report on {payload['key']}")
+            if outcome.status == "failed":
+                if outcome.code == 412:
+                    raise _Precondition(f"{payload['key']} changed since it was read")
+                reason = _scrub(outcome.message or "refused", self._secret)
+                raise self._error(url, f"could not move {payload['key']}: {reason}", outcome.code)
+
+    def _count(self, path: str) -> httpx.Response:
+        """Ask how many objects a listing holds (trashed ones too): `Total-Results`."""
+        params = {"format": "keys", "limit": 1, "includeTrashed": 1}
+        return self._send("GET", path, params=params)
+
+    def _delete_if_empty(self, key: str) -> None:
+        """Delete a collection if it holds no item (trashed ones too) and no subcollection."""
+        url = self._url(f"/collections/{key}")
+        versions: list[int | None] = []
+        for path in (f"/collections/{key}/items", f"/collections/{key}/collections"):
+            response = self._retrying(url, partial(self._count, path))
+            if _header_int(response, "Total-Results") != 0:
+                raise _Precondition(f"collection {key} is not empty yet")
+            versions.append(_header_int(response, "Last-Modified-Version"))
+        version = versions[0]
+        if version is None or versions[1] != version:
+            raise _Precondition("the library changed while checking the collection")
+        self._retrying(
+            url,
+            lambda: self._send(
+                "DELETE",
+                "/collections",
+                params={"collectionKey": key},
+                headers={"If-Unmodified-Since-Version": str(version)},
+            ),
+        )
 
     # ----------------------------------------------------------------- HTTP
 
@@ -1438,13 +1705,45 @@ def _parse_write_report(response: httpx.Response, count: int) -> dict[int, _Outc
     return outcomes
 
 
-def _find_collection(
-    collections: list[_Collection], name: str, parent: str | None
-) -> _Collection | None:
+def _matching_chains(collections: list[_Collection], names: list[str]) -> list[list[_Collection]]:
+    """Every chain of collections spelling the longest existing prefix of `names`, oldest first.
+
+    A chain is ranked by its collections' ages from the top down, so every member of a group
+    library picks the same one; an empty list means not even the first name exists.
+    """
+    children: dict[str | None, list[_Collection]] = {}
     for collection in collections:
-        if collection.parent == parent and collection.name.strip() == name:
-            return collection
-    return None
+        children.setdefault(collection.parent, []).append(collection)
+    frontier: list[list[_Collection]] = [[]]
+    for name in names:
+        grown = [
+            [*chain, child]
+            for chain in frontier
+            for child in children.get(chain[-1].key if chain else None, [])
+            if child.name.strip() == name
+        ]
+        if not grown:
+            break
+        frontier = grown
+    if frontier == [[]]:
+        return []
+    return sorted(frontier, key=lambda chain: [c.rank for c in chain])
+
+
+def _as_int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _ancestry(collection: _Collection, by_key: Mapping[str, _Collection]) -> list[_Collection]:
+    """The collection's chain of parents, top-level first, ending with the collection."""
+    chain = [collection]
+    seen = {collection.key}
+    parent = collection.parent
+    while parent is not None and parent in by_key and parent not in seen:
+        seen.add(parent)
+        chain.append(by_key[parent])
+        parent = by_key[parent].parent
+    return list(reversed(chain))
 
 
 def _zotero_item(data: Mapping[str, Any]) -> ZoteroItem:
@@ -1482,17 +1781,23 @@ def _changes(
     collection: str | None,
     label: str,
     tags: Sequence[str],
+    equivalent: frozenset[str] = frozenset(),
     drop: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, Any], str]:
     """What an existing item lacks: the collection and tags, as full new lists (PATCH rules).
 
     `label` is the collection path; with no `collection` key (a dry run that would create
-    the collection), the item is reported as joining it all the same.
+    the collection), the item is reported as joining it all the same. An item in one of the
+    `equivalent` collections (duplicates of the path) is already in it. Tags in `drop` (folded)
+    are removed: the reading-status tag the .bib no longer has.
     """
     changes: dict[str, Any] = {}
     what: list[str] = []
     collections = [c for c in data.get("collections") or [] if isinstance(c, str)]
-    if label and (collection is None or collection not in collections):
+    inside = collection is not None and (
+        collection in collections or not equivalent.isdisjoint(collections)
+    )
+    if label and not inside:
         if collection is not None:
             changes["collections"] = [*collections, collection]
         what.append(f"added to {label}")

@@ -336,6 +336,17 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+@dataclass
+class _Gate:
+    """Requests held back until `parties` of them have arrived (see FakeZotero.rendezvous)."""
+
+    method: str
+    path_suffix: str
+    barrier: threading.Barrier
+    waiting: int  # how many more requests this gate will hold
+    met: bool = False  # every party arrived and all were let go together
+
+
 # Requests and errors
 
 
@@ -514,6 +525,7 @@ class FakeZotero(_FakeServer):
         write_access: bool = True,
         username: str = "testuser",
         seed: int = 0,
+        member_keys: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.requests: list[ZoteroRequest] = []  # type: ignore[assignment]
@@ -523,8 +535,14 @@ class FakeZotero(_FakeServer):
         self.schema = load_schema(str(schema_path))
         self.write_token_memory = write_token_memory
         self.write_access = write_access
-        self.used_write_tokens: set[str] = set()
+        # Other members of the groups: API key -> their user ID. Their keys read and write
+        # every group library (but not the user library of `api_key`'s owner).
+        self.member_keys: dict[str, str] = {str(k): str(v) for k, v in (member_keys or {}).items()}
+        # The server remembers a write token per API key (protocols.md section 3).
+        self.used_write_tokens: set[tuple[str, str]] = set()
         self._rng = random.Random(seed)
+        self._serial = 0  # the row ID a new object gets (collectionID / itemID)
+        self._gates: list[_Gate] = []
         self._state = threading.RLock()
         self.libraries: dict[str, Library] = {}
         user = Library("user", self.user_id, username)
@@ -683,9 +701,18 @@ class FakeZotero(_FakeServer):
             return self._render_fresh(lib, "item", key, outcome)
 
     def seed_collection(
-        self, name: str, parent: str | None = None, *, library: str | None = None
+        self,
+        name: str,
+        parent: str | None = None,
+        *,
+        library: str | None = None,
+        date_added: str | None = None,
     ) -> dict[str, Any]:
-        """Add a collection (under the collection key `parent`); return its full object."""
+        """Add a collection (under the collection key `parent`); return its full object.
+
+        `date_added` (`2020-01-01T00:00:00Z`) backdates it, as if made long ago; the API
+        never shows it, but `sort=dateAdded` orders by it.
+        """
         lib = self.library(library)
         with self._state:
             try:
@@ -696,6 +723,8 @@ class FakeZotero(_FakeServer):
                     require_version=0,
                     partial=True,
                 )
+                if date_added:
+                    lib.collections[key]["_dateAdded"] = date_added
             except _ObjectError as error:
                 raise ValueError(f"{error.code}: {error.message}") from error
             return self._render_fresh(lib, "collection", key, outcome)
@@ -719,6 +748,46 @@ class FakeZotero(_FakeServer):
         with self._state:
             lib.version += by
             return lib.version
+
+    # Races
+
+    def rendezvous(
+        self, method: str, path_suffix: str, parties: int, *, timeout: float = 20.0
+    ) -> _Gate:
+        """Hold the next `parties` requests `METHOD ...path_suffix` until all have arrived.
+
+        They are then answered one after the other, each against the library as it is by
+        then: several clients that all read the same state write at the same moment, which
+        is the race a start barrier alone only makes likely. The returned gate's `met`
+        tells whether the race took place (False when fewer came within `timeout`).
+        """
+        gate = _Gate(
+            method.upper(), path_suffix, threading.Barrier(parties, timeout=timeout), parties
+        )
+        with self._lock:
+            self._gates.append(gate)
+        return gate
+
+    def _hold(self, request: ZoteroRequest) -> None:
+        with self._lock:
+            gate = next(
+                (
+                    g
+                    for g in self._gates
+                    if g.waiting > 0
+                    and g.method == request.method
+                    and request.path.endswith(g.path_suffix)
+                ),
+                None,
+            )
+            if gate is None:
+                return
+            gate.waiting -= 1
+        try:
+            gate.barrier.wait()
+            gate.met = True
+        except threading.BrokenBarrierError:
+            pass
 
     # Faults
 
@@ -773,6 +842,7 @@ class FakeZotero(_FakeServer):
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             fault = self._take_fault(request.path, request.method)
+        self._hold(request)
         try:
             response: _Response | None = None
             extra: dict[str, str] = {}
@@ -861,11 +931,11 @@ class FakeZotero(_FakeServer):
                     raise _HttpError(400, "Invalid Authorization header format")
                 key = match.group(1)
         if key:
-            if key != self.api_key:
+            if key != self.api_key and key not in self.member_keys:
                 raise _HttpError(403, "Invalid key")
             if write:
                 token = self._write_token(req)
-                if token is not None and token in self.used_write_tokens:
+                if token is not None and (key, token) in self.used_write_tokens:
                     raise _HttpError(412, "Write token already used")
             return key
         if write:
@@ -884,7 +954,7 @@ class FakeZotero(_FakeServer):
     def _remember_token(self, req: ZoteroRequest) -> None:
         token = self._write_token(req)
         if token is not None and self.write_token_memory:
-            self.used_write_tokens.add(token)
+            self.used_write_tokens.add((self._authenticate(req, False) or "", token))
 
     def _library_for(self, kind: str, ident: str, key: str | None, write: bool) -> Library:
         if not ident.isdigit() or int(ident) == 0:
@@ -895,6 +965,8 @@ class FakeZotero(_FakeServer):
             raise _HttpError(403 if kind == "users" else 404)
         if key is None:
             raise _HttpError(403)  # a private library needs a key even to read
+        if lib.kind == "user" and key != self.api_key:
+            raise _HttpError(403)  # a member's key opens the groups, not someone's library
         if write and not self.write_access:
             raise _HttpError(403, "Write access denied")
         return lib
@@ -942,22 +1014,24 @@ class FakeZotero(_FakeServer):
             return _json_response(schema.template(item_type))
         if name == "keys" and len(parts) == 2:
             wanted = key if parts[1] == "current" else parts[1]
-            if wanted != self.api_key:
+            if wanted != self.api_key and wanted not in self.member_keys:
                 raise _HttpError(403 if parts[1] == "current" else 404)
-            return _json_response(self._key_info())
+            return _json_response(self._key_info(wanted))
         raise _HttpError(404)
 
-    def _key_info(self) -> dict[str, Any]:
+    def _key_info(self, key: str | None = None) -> dict[str, Any]:
         user = self.library()
+        key = key or self.api_key
+        member = key != self.api_key
         access: dict[str, Any] = {
             "user": {"library": True, "files": True, "notes": True, "write": self.write_access}
         }
         if self.group_ids:
             access["groups"] = {"all": {"library": True, "write": self.write_access}}
         return {
-            "key": self.api_key,
-            "userID": int(self.user_id),
-            "username": user.name,
+            "key": key,
+            "userID": int(self.member_keys[key] if member else self.user_id),
+            "username": f"member{self.member_keys[key]}" if member else user.name,
             "displayName": "",
             "access": access,
         }
@@ -1197,8 +1271,17 @@ class FakeZotero(_FakeServer):
 
         def sort_key(obj: dict[str, Any]) -> tuple[Any, ...]:
             data = obj["data"]
+            if kind == "collection":
+                # Collections::search: ORDER BY <sort>, version, collectionID; a collection's
+                # JSON has no dates, but its row does.
+                if sort in ("dateAdded", "dateModified", "serverDateModified"):
+                    column = "_dateAdded" if sort == "dateAdded" else "_dateModified"
+                    value: Any = obj.get(column, "")
+                else:
+                    value = _fold(data.get("name", "")) if sort == "title" else ""
+                return (value, obj["version"], obj.get("_id", 0))
             if sort in ("dateAdded", "dateModified", "serverDateModified"):
-                value: Any = data.get("dateAdded" if sort == "dateAdded" else "dateModified", "")
+                value = data.get("dateAdded" if sort == "dateAdded" else "dateModified", "")
             elif sort == "title":
                 value = _fold(data.get("name", "") if kind == "collection" else self._title(data))
             elif sort == "creator":
@@ -1589,6 +1672,14 @@ class FakeZotero(_FakeServer):
                 return new_key, "unchanged"
         lib.version += 1
         now = _now()
+        # What the API does not show but sorts by: the row ID and, for collections, the
+        # dates (`sort=dateAdded` orders collections by them, then by version and row ID).
+        if existing is not None:
+            hidden = {k: v for k, v in existing.items() if k.startswith("_")}
+        else:
+            self._serial += 1
+            hidden = {"_id": self._serial, "_dateAdded": now}
+        hidden["_dateModified"] = now
         if kind == "item":
             if old_data is None:
                 data.setdefault("dateAdded", now)
@@ -1604,6 +1695,7 @@ class FakeZotero(_FakeServer):
             "meta": {},
             "data": {"key": new_key, "version": lib.version, **data},
         }
+        obj_out.update(hidden)
         store[new_key] = obj_out
         lib.deleted["items" if kind == "item" else "collections"].pop(new_key, None)
         lib.dirty = True

@@ -891,3 +891,92 @@ def test_pyzotero_429_on_a_patch_reports_success(zot: zotero.Zotero, fake: FakeZ
     fake.inject(rate_limited(0.1, method="PATCH"))
     assert zot.addto_collection(reading, fetched) is True  # @backoff_check swallows the 429
     assert fake.items[item["key"]]["data"]["collections"] == []  # ... and nothing was written
+
+
+# Group libraries with several members
+
+
+def test_member_keys_open_the_groups_only() -> None:
+    with (
+        FakeZotero(member_keys={"bob-key": "124"}) as server,
+        httpx.Client(base_url=server.url, trust_env=False, timeout=5) as c,
+    ):
+        bob = {"Zotero-API-Key": "bob-key"}
+        assert c.get("/groups/456/items", headers=bob).status_code == 200
+        assert c.get(f"{USER}/items", headers=bob).status_code == 403
+        info = c.get("/keys/current", headers=bob).json()
+        assert (info["key"], info["userID"]) == ("bob-key", 124)
+        # A write token is remembered per key: the same token from two members is fine.
+        same = token()
+        for key in ("good-key", "bob-key"):
+            sent = {"Zotero-API-Key": key, "Zotero-Write-Token": same}
+            answer = c.post("/groups/456/items", content=json.dumps([paper(1)]), headers=sent)
+            assert answer.status_code == 200
+        again = c.post(
+            "/groups/456/items",
+            content=json.dumps([paper(2)]),
+            headers={"Zotero-API-Key": "bob-key", "Zotero-Write-Token": same},
+        )
+        assert (again.status_code, again.text) == (412, "Write token already used")
+
+
+def test_collections_sort_by_date_added_then_version(
+    client: httpx.Client, fake: FakeZotero
+) -> None:
+    late = fake.seed_collection("Lab", date_added="2025-01-01T00:00:00Z")
+    early = fake.seed_collection("Lab", date_added="2024-01-01T00:00:00Z")
+    same_a = fake.seed_collection("Same", date_added="2024-06-01T00:00:00Z")
+    same_b = fake.seed_collection("Same", date_added="2024-06-01T00:00:00Z")
+    oldest_first = client.get(
+        f"{USER}/collections", params={"sort": "dateAdded", "direction": "asc"}
+    )
+    keys = [c["key"] for c in oldest_first.json()]
+    assert keys == [early["key"], same_a["key"], same_b["key"], late["key"]]
+    assert all("dateAdded" not in c["data"] for c in oldest_first.json())  # not in the JSON
+    fake.seed_collection("Sub", same_a["key"])  # the parent's version does not change
+    newest_first = client.get(f"{USER}/collections", params={"sort": "dateAdded"})
+    assert [c["key"] for c in newest_first.json()][1:] == list(reversed(keys))
+
+
+def test_collection_creation_is_conditional_on_the_library_version(
+    client: httpx.Client, fake: FakeZotero
+) -> None:
+    version = fake.library_version
+    first = post(
+        client,
+        f"{USER}/collections",
+        [{"name": "Lab"}],
+        headers={"If-Unmodified-Since-Version": str(version)},
+    )
+    assert first.status_code == 200 and first.json()["successful"]["0"]["data"]["name"] == "Lab"
+    second = post(
+        client,
+        f"{USER}/collections",
+        [{"name": "Lab"}],
+        headers={"If-Unmodified-Since-Version": str(version)},
+    )
+    assert second.status_code == 412
+    assert second.headers["Last-Modified-Version"] == str(fake.library_version)
+    assert len(fake.collections) == 1
+
+
+def test_rendezvous_holds_requests_until_all_arrive(client: httpx.Client, fake: FakeZotero) -> None:
+    gate = fake.rendezvous("POST", "/collections", 2, timeout=10)
+    answers: list[int] = []
+
+    def create(name: str) -> None:
+        with httpx.Client(base_url=fake.url, trust_env=False, timeout=15) as c:
+            answer = post(
+                c, f"{USER}/collections", [{"name": name}], headers={"Zotero-API-Key": "good-key"}
+            )
+            answers.append(answer.status_code)
+
+    first = threading.Thread(target=create, args=("A",))
+    first.start()
+    time.sleep(0.3)
+    assert answers == [] and not fake.collections  # held until the second one comes
+    create("B")
+    first.join(timeout=10)
+    assert gate.met and sorted(answers) == [200, 200] and len(fake.collections) == 2
+    # Used up: the next request passes straight through.
+    assert post(client, f"{USER}/collections", [{"name": "C"}]).status_code == 200

@@ -27,6 +27,8 @@ from readlist.zotero import (
     AUTH_MESSAGE,
     ITEM_TYPE_CREATORS,
     ITEM_TYPE_FIELDS,
+    MAX_COLLECTION_ROUNDS,
+    MAX_PRECONDITION_ROUNDS,
     ZoteroError,
     ZoteroLibrary,
     item_identities,
@@ -707,11 +709,19 @@ def test_nested_collection_is_created_parent_first(
     assert fake.writes("/collections") == []
 
     library = make()
+    version, before = fake.version, len(fake.requests)
     key = library.ensure_collection("Reading/Multimodal", create=True)
     assert library.created_collections == ["Reading", "Reading/Multimodal"]
     writes = fake.writes("/collections")
     assert [json.loads(w.content)[0]["name"] for w in writes] == ["Reading", "Multimodal"]
     assert all(w.headers["Zotero-Write-Token"] for w in writes)
+    # Each create is conditional on the library version: the listing's, then the first
+    # create's own (no second listing in between).
+    assert [w.headers["If-Unmodified-Since-Version"] for w in writes] == [
+        str(version),
+        str(version + 1),
+    ]
+    assert len([r for r in fake.requests[before:] if r.method == "GET"]) == 1
     reading = next(k for k, c in fake.collections.items() if c["name"] == "Reading")
     assert json.loads(writes[0].content)[0]["parentCollection"] is False
     assert json.loads(writes[1].content)[0]["parentCollection"] == reading
@@ -733,6 +743,9 @@ def test_collection_listing_follows_pages(
     reads = [r for r in fake.requests if r.url.path.endswith("/collections")]
     assert len(reads) == 3
     assert all(r.url.params["limit"] == "100" for r in reads)
+    # Oldest first, as every member of a group library sees them.
+    assert all(r.url.params["sort"] == "dateAdded" for r in reads)
+    assert all(r.url.params["direction"] == "asc" for r in reads)
 
 
 def test_collection_create_with_a_lost_answer_is_not_made_twice(
@@ -745,6 +758,43 @@ def test_collection_create_with_a_lost_answer_is_not_made_twice(
     writes = fake.writes("/collections")
     assert len(writes) == 2
     assert writes[0].headers["Zotero-Write-Token"] == writes[1].headers["Zotero-Write-Token"]
+
+
+def test_collection_created_meanwhile_by_someone_else_is_reused(
+    make: Callable[..., ZoteroLibrary], fake: FakeZotero
+) -> None:
+    original = fake._write
+    theirs: list[str] = []
+
+    def another_member_is_faster(request: httpx.Request, path: str) -> httpx.Response:
+        if not theirs:
+            theirs.append(fake.add_collection("Reading"))
+        return original(request, path)
+
+    fake._write = another_member_is_faster  # type: ignore[method-assign]
+    library = make()
+    assert library.ensure_collection("Reading", create=True) == theirs[0]
+    assert library.created_collections == []
+    assert len(fake.writes("/collections")) == 1  # refused with 412, then found
+    assert [c["name"] for c in fake.collections.values()] == ["Reading"]
+
+
+def test_collection_creation_in_a_library_that_keeps_changing_is_an_error(
+    make: Callable[..., ZoteroLibrary], fake: FakeZotero
+) -> None:
+    original = fake._write
+
+    def busy_library(request: httpx.Request, path: str) -> httpx.Response:
+        fake.add_collection("Someone else's")
+        return original(request, path)
+
+    fake._write = busy_library  # type: ignore[method-assign]
+    with pytest.raises(ZoteroError) as caught:
+        make().ensure_collection("Reading", create=True)
+    assert caught.value.status == 412
+    assert "could not create collection 'Reading': the library kept changing" in str(caught.value)
+    assert len(fake.writes("/collections")) == MAX_COLLECTION_ROUNDS
+    assert "Reading" not in [c["name"] for c in fake.collections.values()]
 
 
 # --------------------------------------------------------------------------- sync
@@ -1174,7 +1224,7 @@ def test_a_library_that_keeps_changing_is_reported(
     ((title, reason),) = report.failed
     assert title == paper(1).title
     assert reason.startswith("the library kept changing while writing (Library has been modified")
-    assert len(fake.writes()) == 4
+    assert len(fake.writes()) == MAX_PRECONDITION_ROUNDS
     assert fake.titles() == []
 
 
