@@ -996,7 +996,10 @@ class FakeHf(_FakeServer):
             self._window_start, self._used = started, 0
         self._used += 1
         remaining = max(self.quota - self._used, 0)
-        reset = max(math.ceil(self._window_start + self.window - started), 0)
+        # Requests timed on other threads may arrive out of order: never past the window.
+        reset = min(
+            max(math.ceil(self._window_start + self.window - started), 0), math.ceil(self.window)
+        )
         window = int(self.window) if float(self.window).is_integer() else self.window
         headers = {
             "RateLimit": f'"api";r={remaining};t={reset}',
