@@ -41,7 +41,11 @@ class ReadlistGroup(click.Group):
         try:
             with raising_handlers():
                 return super().invoke(ctx)
-        except Interrupted as stop:
+        except (Interrupted, click.Abort) as exc:
+            # click.prompt turns Ctrl-C into Abort; the signal is still its context.
+            stop = exc if isinstance(exc, Interrupted) else exc.__context__
+            if not isinstance(stop, Interrupted):
+                raise
             state = ctx.obj if isinstance(ctx.obj, AppState) else AppState()
             _err(state.interrupted_line(stop.signum))
             raise click.exceptions.Exit(128 + stop.signum) from None
@@ -49,7 +53,7 @@ class ReadlistGroup(click.Group):
             if _debugging():
                 raise
             raise click.ClickException(str(exc)) from exc
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
+        except (click.ClickException, click.exceptions.Exit):
             raise
         except BrokenPipeError:
             # `readlist list | head`: the reader left; nothing is wrong.
@@ -119,7 +123,9 @@ class AppState:
                 if saved
                 else "nothing fetched yet"
             )
-        line = f"Interrupted{name}: " + ("; ".join(parts) if parts else "stopped")
+        if not parts:
+            return f"Interrupted{name}."
+        line = f"Interrupted{name}: " + "; ".join(parts)
         if not finished:
             line += " — run the same command again to continue"
         return line + "."

@@ -298,3 +298,48 @@ def test_cli_refuses_a_read_only_bib_before_any_request(
     assert path.read_bytes() == text
     assert arxiv.requests == [] and hf.requests == []
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("hard_link", [False, True], ids=["rename", "in-place"])
+def test_cli_retag_interrupted_in_the_write_finishes_it_then_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_env: Path, hard_link: bool
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (isolated_env / "config.toml").write_text('[tags]\nnew = ["old"]\n')
+    path = tmp_path / "refs.bib"
+    path.write_bytes(OLD)
+    if hard_link:
+        os.link(path, tmp_path / "other.bib")
+    real = bibfile._write_all
+
+    def interrupted_write(fd: int, data: bytes, offset: int) -> None:
+        real(fd, data[:5], offset)
+        os.kill(os.getpid(), signal.SIGTERM)
+        real(fd, data[5:], offset + 5)
+
+    monkeypatch.setattr(bibfile, "_write_all", interrupted_write)
+    result = run("retag", "--bib", "refs.bib")
+    assert result.exit_code == 128 + signal.SIGTERM, result.output
+    assert result.stderr == "Interrupted (SIGTERM): refs.bib was written in full before stopping.\n"
+    assert path.read_bytes() == OLD.replace(b"{a}", b"{a, new}")
+    assert leftovers(tmp_path) == []
+
+
+def test_cli_interrupted_before_writing_says_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "refs.bib"
+    path.write_bytes(OLD)
+
+    def stop_while_reading(path: Path) -> None:
+        os.kill(os.getpid(), signal.SIGHUP)
+
+    monkeypatch.setattr("readlist.library.read_bib", stop_while_reading)
+    result = run("add", "2504.10479", "--offline", "--bib", "refs.bib")
+    assert result.exit_code == 128 + signal.SIGHUP, result.output
+    assert result.stderr == (
+        "Interrupted (SIGHUP): refs.bib unchanged; nothing fetched yet — run the same command "
+        "again to continue.\n"
+    )
+    assert path.read_bytes() == OLD
