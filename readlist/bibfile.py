@@ -544,7 +544,8 @@ def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive advisory lock for editing `path` (the file its links lead to).
 
     The lock is taken on the target's folder, not on the file: the file is replaced by rename
-    on most writes, and a folder lock leaves no lock file behind in the user's folder.
+    on most writes, and a folder lock leaves no lock file behind in the user's folder. Every
+    name of a symlinked file leads to the same folder, so its writers take the same lock.
     """
     directory = _folder(write_target(path))
     try:
@@ -556,11 +557,23 @@ def locked(path: Path) -> Iterator[None]:
         fd = os.open(directory, os.O_RDONLY)
     except OSError as exc:
         raise BibFileError(path, f"cannot open its folder: {exc.strerror or exc}") from None
+    file_fd: int | None = None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        _remove_stale_temps(write_target(path))
+        target = write_target(path)
+        _remove_stale_temps(target)
+        # A hard-linked file may be reached through a name in another folder, whose writers
+        # take another folder lock; as it is changed in place (never replaced), its inode is
+        # locked too. Always folder first, then file: no two writers can wait on each other.
+        with contextlib.suppress(OSError):
+            if target.stat().st_nlink > 1:
+                file_fd = os.open(target, os.O_RDONLY)
+        if file_fd is not None:
+            fcntl.flock(file_fd, fcntl.LOCK_EX)
         yield
     finally:
+        if file_fd is not None:
+            os.close(file_fd)
         os.close(fd)  # closing releases the lock
 
 

@@ -343,3 +343,49 @@ def test_cli_interrupted_before_writing_says_unchanged(
         "again to continue.\n"
     )
     assert path.read_bytes() == OLD
+
+
+def _add_five(name: str, batch: int) -> None:
+    from readlist.library import BibOptions, add_papers
+    from readlist.models import ArxivId, Paper
+
+    papers = [
+        Paper(title=f"Paper {batch} number {i}", arxiv_id=ArxivId(f"2401.{batch}{i:04d}"))
+        for i in range(5)
+    ]
+    add_papers(Path(name), papers, BibOptions())
+
+
+@pytest.mark.parametrize("kind", ["symlinks", "hard links"])
+def test_eight_writers_through_different_names_lose_nothing(tmp_path: Path, kind: str) -> None:
+    import multiprocessing
+
+    target = tmp_path / "library" / "refs.bib"
+    target.parent.mkdir()
+    target.write_text("% mine\n")
+    names = [target]
+    for n in range(3):
+        folder = tmp_path / f"paper{n}"
+        folder.mkdir()
+        name = folder / "refs.bib"
+        if kind == "symlinks":
+            name.symlink_to(Path("..") / "library" / "refs.bib")
+        else:
+            os.link(target, name)
+        names.append(name)
+    ctx = multiprocessing.get_context("fork")
+    workers = [
+        ctx.Process(target=_add_five, args=(str(names[b % len(names)]), b)) for b in range(1, 9)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+        assert w.exitcode == 0
+    entries = read_bib(target).entries
+    assert len(entries) == 40 and len({e.key for e in entries}) == 40
+    assert target.read_text().startswith("% mine\n")
+    for name in names[1:]:
+        assert name.read_bytes() == target.read_bytes()
+        assert kind == "hard links" or name.is_symlink()
+    assert leftovers(target.parent, *(n.parent for n in names)) == []
