@@ -19,6 +19,7 @@ moment keeps every answer it received, and running it again repeats none of thos
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
@@ -407,8 +408,14 @@ def _unordered(
 
     for n in range(min(max(1, workers), len(queries))):
         threading.Thread(target=worker, name=f"readlist-hf-{n}", daemon=True).start()
-    for _ in queries:
-        yield ended.get()
+    try:
+        for _ in queries:
+            yield ended.get()
+    finally:
+        # The consumer gave up (an error): the queries not started yet are not sent.
+        with contextlib.suppress(queue.Empty):
+            while True:
+                jobs.get_nowait()
 
 
 def _disagreement(listing: Listing, entry: AtomEntry) -> str | None:
