@@ -496,9 +496,11 @@ def check_writable(path: Path) -> Path:
     Called before any network request, and again under the lock just before writing.
 
     Raises:
-        BibFileError: a dangling link, a directory, a missing or read-only folder, a
-            read-only file.
+        BibFileError: a dangling link, a directory, a pipe or device, a missing or read-only
+            folder, a read-only file.
     """
+    import stat as stat_module
+
     target = write_target(path)
     shown = path if target == path else f"{path} (-> {target})"
     try:
@@ -509,6 +511,8 @@ def check_writable(path: Path) -> Path:
         raise BibFileError(shown, f"cannot check: {exc.strerror or exc}") from None
     if st is not None and stat_is_dir(st):
         raise BibFileError(shown, "is a directory, not a .bib file")
+    if st is not None and not stat_module.S_ISREG(st.st_mode):
+        raise BibFileError(shown, "is not a regular file (a pipe or device?); nothing was written")
     if st is not None and _read_only(target, st):
         raise BibFileError(
             shown,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from readlist import bibfile
 from readlist.bibfile import check_writable, locked, read_bib, write_atomic
@@ -389,3 +392,30 @@ def test_eight_writers_through_different_names_lose_nothing(tmp_path: Path, kind
         assert name.read_bytes() == target.read_bytes()
         assert kind == "hard links" or name.is_symlink()
     assert leftovers(target.parent, *(n.parent for n in names)) == []
+
+
+def test_a_pipe_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "refs.bib"
+    os.mkfifo(fifo)
+    with pytest.raises(BibFileError, match="is not a regular file"):
+        check_writable(fifo)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(old=st.binary(max_size=300), new=st.binary(max_size=300), cut=st.integers(0, 300))
+def test_in_place_writes_give_exactly_the_new_bytes(
+    tmp_path: Path, old: bytes, new: bytes, cut: int
+) -> None:
+    # Half of the examples share a prefix, as an append or an edit in the middle does.
+    new = old[:cut] + new if cut % 2 else new
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    path = folder / "refs.bib"
+    path.write_bytes(old)
+    os.link(path, folder / "other.bib")
+    inode = path.stat().st_ino
+    write_atomic(path, new)
+    assert (folder / "other.bib").read_bytes() == new
+    assert path.stat().st_ino == inode
+    assert leftovers(folder) == []
