@@ -419,3 +419,13 @@ def test_in_place_writes_give_exactly_the_new_bytes(
     assert (folder / "other.bib").read_bytes() == new
     assert path.stat().st_ino == inode
     assert leftovers(folder) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_root_editing_a_users_file_keeps_its_owner(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_bytes(OLD)
+    os.chown(path, 1234, 5678)
+    write_atomic(path, APPENDED)
+    assert (path.stat().st_uid, path.stat().st_gid) == (1234, 5678)
+    assert path.read_bytes() == APPENDED
