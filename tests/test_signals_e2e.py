@@ -315,3 +315,47 @@ def test_a_hung_server_does_not_hold_a_stopped_run(
         assert took < (2.0 if twice else 8.0)
     finally:
         run.close()
+
+
+def test_resolve_stopped_keeps_the_bib_and_goes_on_where_it_stopped(
+    world: tuple[list[FakePaper], bytes, bytes, Path], tmp_path: Path
+) -> None:
+    papers, original, _, _ = world
+    run = Run(tmp_path / "w", papers[:120], original)
+    try:
+        offline = subprocess.run(
+            [sys.executable, "-m", "readlist", "add", "listing.txt", "--all", "--offline"]
+            + ["--bib", "refs.bib"],
+            cwd=run.folder,
+            env=run.env,
+            capture_output=True,
+            text=True,
+        )
+        assert offline.returncode == 0, offline.stderr
+        pending = (run.folder / "refs.bib").read_bytes()
+        command = [sys.executable, "-m", "readlist", "resolve", "--bib", "refs.bib"]
+        proc = subprocess.Popen(
+            command, cwd=run.folder, env=run.env, stderr=subprocess.PIPE, text=True
+        )
+        wait_until(lambda: len(run.hf.requests) >= 60, proc, poll=0.002)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        found = LINE.fullmatch(err)
+        assert found and found["bib"] == "unchanged" and int(found["saved"]) >= 60, err
+        assert (run.folder / "refs.bib").read_bytes() == pending
+        first = request_keys(run.requests())
+        seen = len(run.hf.requests), len(run.arxiv.requests)
+
+        again = subprocess.run(command, cwd=run.folder, env=run.env, capture_output=True, text=True)
+        assert again.returncode == 0, again.stderr
+        assert again.stderr.endswith("120 resolved, 0 still unresolved\n")
+        rerun = [*run.hf.requests[seen[0] :], *run.arxiv.requests[seen[1] :]]
+        assert not first & request_keys(rerun)
+        bib = read_bib(run.folder / "refs.bib")
+        assert len(bib.entries) == OLD_ENTRIES + 120
+        assert not any(e.is_unresolved for e in bib.entries)
+        assert bib.encode().startswith(original)
+        assert sorted(os.listdir(run.folder)) == ["listing.txt", "refs.bib"]
+    finally:
+        run.close()
