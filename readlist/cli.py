@@ -98,10 +98,12 @@ class AppState:
     bib: Path | None = None
     bib_before: tuple[int, int, int, int] | None = None
     resolver: Any = None  # a NetworkResolver, for its count of answers saved
+    more_after_bib: bool = False  # the command has more to do once the .bib is written
 
-    def watch_bib(self, path: Path) -> None:
+    def watch_bib(self, path: Path, *, more_after: bool = False) -> None:
         """Note the .bib this command writes, as it is now."""
         self.bib, self.bib_before = path, _fingerprint(path)
+        self.more_after_bib = more_after
 
     def interrupted_line(self, signum: int) -> str:
         """The one line a stop signal leaves: what was kept, and how to go on."""
@@ -115,7 +117,7 @@ class AppState:
                 parts.append(f"{self.bib} unchanged")
             else:
                 parts.append(f"{self.bib} was written in full before stopping")
-                finished = True
+                finished = not self.more_after_bib
         if self.resolver is not None:
             saved = self.resolver.saved
             parts.append(
@@ -180,13 +182,13 @@ def _bib_path(config: Config, *, required: bool = True) -> Path | None:
     return path
 
 
-def _writable_bib(state: AppState, path: Path, *, dry_run: bool) -> None:
+def _writable_bib(state: AppState, path: Path, *, dry_run: bool, more_after: bool = False) -> None:
     """Refuse a .bib that cannot be written before any request is made, and watch it."""
     from readlist.bibfile import check_writable
 
     if not dry_run:
         check_writable(path)
-        state.watch_bib(path)
+        state.watch_bib(path, more_after=more_after)
 
 
 def _existing_bib(config: Config) -> Path:
@@ -565,7 +567,7 @@ def add(
     path = _bib_path(config, required=to_bib)
     if to_bib:
         assert path is not None
-        _writable_bib(state, path, dry_run=dry_run)
+        _writable_bib(state, path, dry_run=dry_run, more_after=to_zotero)
     collection_path = _collection(config) if to_zotero else ""
     listings = _read_listings(sources)
     if pick or match or take_all or _only_identifiers(sources):
