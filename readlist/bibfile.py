@@ -566,6 +566,7 @@ def locked(path: Path) -> Iterator[None]:
         fcntl.flock(fd, fcntl.LOCK_EX)
         target = write_target(path)
         _remove_stale_temps(target)
+        _check_cut_edit(path, target)
         # A hard-linked file may be reached through a name in another folder, whose writers
         # take another folder lock; as it is changed in place (never replaced), its inode is
         # locked too. Always folder first, then file: no two writers can wait on each other.
@@ -622,6 +623,36 @@ def _temp_beside(path: Path, target: Path, suffix: str = ".tmp") -> tuple[int, s
         return tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=_folder(target))
     except OSError as exc:
         raise BibFileError(path, f"cannot write a temporary file: {exc.strerror or exc}") from None
+
+
+def _check_cut_edit(path: Path, target: Path) -> None:
+    """Refuse to build on a hard-linked file whose in-place edit a crash cut short.
+
+    The safety copy `.<name>.*.readlist-new` outlives its edit only after SIGKILL or a power
+    cut. If the file holds exactly that text, the edit had finished and the copy goes;
+    otherwise the file may be torn and the copy is the complete new text: the user decides.
+    """
+    folder = _folder(target)
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.readlist-new")
+    try:
+        copies = sorted(name for name in os.listdir(folder) if pattern.fullmatch(name))
+    except OSError:
+        return
+    for name in copies:
+        copy = folder / name
+        try:
+            finished = copy.read_bytes() == target.read_bytes()
+        except OSError:
+            continue
+        if finished:
+            with contextlib.suppress(OSError):
+                copy.unlink()
+            continue
+        raise BibFileError(
+            path,
+            f"an earlier edit was cut short (kill -9 or a crash); the complete new text is in "
+            f"{copy}: compare, keep the right one, and delete that file (nothing was written)",
+        )
 
 
 def _write_all(fd: int, data: bytes, offset: int) -> None:

@@ -204,7 +204,7 @@ def test_temp_files_of_a_killed_writer_are_removed_under_the_lock(tmp_path: Path
     path.write_bytes(OLD)
     stale = tmp_path / ".refs.bib.k1ll3d_9.tmp"
     stale.write_bytes(b"half")
-    others = [tmp_path / ".other.bib.abcdefgh.tmp", tmp_path / ".refs.bib.abcdefgh.readlist-new"]
+    others = [tmp_path / ".other.bib.abcdefgh.tmp", tmp_path / ".refs.bib.tmp"]
     for other in others:
         other.write_bytes(b"not ours to remove")
     with locked(path):
@@ -429,3 +429,23 @@ def test_root_editing_a_users_file_keeps_its_owner(tmp_path: Path) -> None:
     write_atomic(path, APPENDED)
     assert (path.stat().st_uid, path.stat().st_gid) == (1234, 5678)
     assert path.read_bytes() == APPENDED
+
+
+def test_a_cut_in_place_edit_is_reported_not_built_upon(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    torn = EDITED[:40] + OLD[40:]  # a crash in the middle of the in-place overwrite
+    path.write_bytes(torn)
+    os.link(path, tmp_path / "other.bib")
+    copy = tmp_path / ".refs.bib.abcd1234.readlist-new"
+    copy.write_bytes(EDITED)
+    with (
+        pytest.raises(BibFileError, match=r"earlier edit was cut short .*\.readlist-new: compare"),
+        locked(path),
+    ):
+        pass  # pragma: no cover
+    assert path.read_bytes() == torn and copy.exists()
+    path.write_bytes(EDITED)  # the user restored it (or the edit had in fact finished)
+    with locked(path):
+        write_atomic(path, EDITED + b"% more\n")
+    assert not copy.exists()
+    assert (tmp_path / "other.bib").read_bytes() == EDITED + b"% more\n"
