@@ -501,9 +501,11 @@ def check_writable(path: Path) -> Path:
     Called before any network request, and again under the lock just before writing.
 
     Raises:
-        BibFileError: a dangling link, a directory, a missing or read-only folder, a
-            read-only file.
+        BibFileError: a dangling link, a directory, a pipe or device, a missing or read-only
+            folder, a read-only file.
     """
+    import stat as stat_module
+
     target = write_target(path)
     shown = path if target == path else f"{path} (-> {target})"
     try:
@@ -514,6 +516,8 @@ def check_writable(path: Path) -> Path:
         raise BibFileError(shown, f"cannot check: {exc.strerror or exc}") from None
     if st is not None and stat_is_dir(st):
         raise BibFileError(shown, "is a directory, not a .bib file")
+    if st is not None and not stat_module.S_ISREG(st.st_mode):
+        raise BibFileError(shown, "is not a regular file (a pipe or device?); nothing was written")
     if st is not None and _read_only(target, st):
         raise BibFileError(
             shown,
@@ -549,7 +553,8 @@ def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive advisory lock for editing `path` (the file its links lead to).
 
     The lock is taken on the target's folder, not on the file: the file is replaced by rename
-    on most writes, and a folder lock leaves no lock file behind in the user's folder.
+    on most writes, and a folder lock leaves no lock file behind in the user's folder. Every
+    name of a symlinked file leads to the same folder, so its writers take the same lock.
     """
     directory = _folder(write_target(path))
     try:
@@ -561,11 +566,24 @@ def locked(path: Path) -> Iterator[None]:
         fd = os.open(directory, os.O_RDONLY)
     except OSError as exc:
         raise BibFileError(path, f"cannot open its folder: {exc.strerror or exc}") from None
+    file_fd: int | None = None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        _remove_stale_temps(write_target(path))
+        target = write_target(path)
+        _remove_stale_temps(target)
+        _check_cut_edit(path, target)
+        # A hard-linked file may be reached through a name in another folder, whose writers
+        # take another folder lock; as it is changed in place (never replaced), its inode is
+        # locked too. Always folder first, then file: no two writers can wait on each other.
+        with contextlib.suppress(OSError):
+            if target.stat().st_nlink > 1:
+                file_fd = os.open(target, os.O_RDONLY)
+        if file_fd is not None:
+            fcntl.flock(file_fd, fcntl.LOCK_EX)
         yield
     finally:
+        if file_fd is not None:
+            os.close(file_fd)
         os.close(fd)  # closing releases the lock
 
 
@@ -610,6 +628,36 @@ def _temp_beside(path: Path, target: Path, suffix: str = ".tmp") -> tuple[int, s
         return tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=_folder(target))
     except OSError as exc:
         raise BibFileError(path, f"cannot write a temporary file: {exc.strerror or exc}") from None
+
+
+def _check_cut_edit(path: Path, target: Path) -> None:
+    """Refuse to build on a hard-linked file whose in-place edit a crash cut short.
+
+    The safety copy `.<name>.*.readlist-new` outlives its edit only after SIGKILL or a power
+    cut. If the file holds exactly that text, the edit had finished and the copy goes;
+    otherwise the file may be torn and the copy is the complete new text: the user decides.
+    """
+    folder = _folder(target)
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.readlist-new")
+    try:
+        copies = sorted(name for name in os.listdir(folder) if pattern.fullmatch(name))
+    except OSError:
+        return
+    for name in copies:
+        copy = folder / name
+        try:
+            finished = copy.read_bytes() == target.read_bytes()
+        except OSError:
+            continue
+        if finished:
+            with contextlib.suppress(OSError):
+                copy.unlink()
+            continue
+        raise BibFileError(
+            path,
+            f"an earlier edit was cut short (kill -9 or a crash); the complete new text is in "
+            f"{copy}: compare, keep the right one, and delete that file (nothing was written)",
+        )
 
 
 def _write_all(fd: int, data: bytes, offset: int) -> None:

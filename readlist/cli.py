@@ -41,7 +41,11 @@ class ReadlistGroup(click.Group):
         try:
             with raising_handlers():
                 return super().invoke(ctx)
-        except Interrupted as stop:
+        except (Interrupted, click.Abort) as exc:
+            # click.prompt turns Ctrl-C into Abort; the signal is still its context.
+            stop = exc if isinstance(exc, Interrupted) else exc.__context__
+            if not isinstance(stop, Interrupted):
+                raise
             state = ctx.obj if isinstance(ctx.obj, AppState) else AppState()
             _err(state.interrupted_line(stop.signum))
             raise click.exceptions.Exit(128 + stop.signum) from None
@@ -54,7 +58,7 @@ class ReadlistGroup(click.Group):
             if _debugging():
                 raise
             raise click.ClickException(str(exc)) from exc
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
+        except (click.ClickException, click.exceptions.Exit):
             raise
         except BrokenPipeError:
             # `readlist list | head`: the reader left; nothing is wrong.
@@ -99,10 +103,12 @@ class AppState:
     bib: Path | None = None
     bib_before: tuple[int, int, int, int] | None = None
     resolver: Any = None  # a NetworkResolver, for its count of answers saved
+    more_after_bib: bool = False  # the command has more to do once the .bib is written
 
-    def watch_bib(self, path: Path) -> None:
+    def watch_bib(self, path: Path, *, more_after: bool = False) -> None:
         """Note the .bib this command writes, as it is now."""
         self.bib, self.bib_before = path, _fingerprint(path)
+        self.more_after_bib = more_after
 
     def interrupted_line(self, signum: int) -> str:
         """The one line a stop signal leaves: what was kept, and how to go on."""
@@ -116,7 +122,7 @@ class AppState:
                 parts.append(f"{self.bib} unchanged")
             else:
                 parts.append(f"{self.bib} was written in full before stopping")
-                finished = True
+                finished = not self.more_after_bib
         if self.resolver is not None:
             saved = self.resolver.saved
             parts.append(
@@ -124,7 +130,9 @@ class AppState:
                 if saved
                 else "nothing fetched yet"
             )
-        line = f"Interrupted{name}: " + ("; ".join(parts) if parts else "stopped")
+        if not parts:
+            return f"Interrupted{name}."
+        line = f"Interrupted{name}: " + "; ".join(parts)
         if not finished:
             line += " — run the same command again to continue"
         return line + "."
@@ -285,13 +293,13 @@ def _bib_path(config: Config, *, required: bool = True) -> Path | None:
     return path
 
 
-def _writable_bib(state: AppState, path: Path, *, dry_run: bool) -> None:
+def _writable_bib(state: AppState, path: Path, *, dry_run: bool, more_after: bool = False) -> None:
     """Refuse a .bib that cannot be written before any request is made, and watch it."""
     from readlist.bibfile import check_writable
 
     if not dry_run:
         check_writable(path)
-        state.watch_bib(path)
+        state.watch_bib(path, more_after=more_after)
 
 
 def _existing_bib(config: Config) -> Path:
@@ -797,7 +805,7 @@ def add(
     path = _bib_path(config, required=to_bib)
     if to_bib:
         assert path is not None
-        _writable_bib(state, path, dry_run=dry_run)
+        _writable_bib(state, path, dry_run=dry_run, more_after=to_zotero)
     collection_path = _collection(config) if to_zotero else ""
     page_requests: list[str] = []
     listings = _read_listings(

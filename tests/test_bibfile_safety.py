@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from readlist import bibfile
 from readlist.bibfile import check_writable, locked, read_bib, write_atomic
@@ -201,7 +204,7 @@ def test_temp_files_of_a_killed_writer_are_removed_under_the_lock(tmp_path: Path
     path.write_bytes(OLD)
     stale = tmp_path / ".refs.bib.k1ll3d_9.tmp"
     stale.write_bytes(b"half")
-    others = [tmp_path / ".other.bib.abcdefgh.tmp", tmp_path / ".refs.bib.abcdefgh.readlist-new"]
+    others = [tmp_path / ".other.bib.abcdefgh.tmp", tmp_path / ".refs.bib.tmp"]
     for other in others:
         other.write_bytes(b"not ours to remove")
     with locked(path):
@@ -298,3 +301,151 @@ def test_cli_refuses_a_read_only_bib_before_any_request(
     assert path.read_bytes() == text
     assert arxiv.requests == [] and hf.requests == []
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("hard_link", [False, True], ids=["rename", "in-place"])
+def test_cli_retag_interrupted_in_the_write_finishes_it_then_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_env: Path, hard_link: bool
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (isolated_env / "config.toml").write_text('[tags]\nnew = ["old"]\n')
+    path = tmp_path / "refs.bib"
+    path.write_bytes(OLD)
+    if hard_link:
+        os.link(path, tmp_path / "other.bib")
+    real = bibfile._write_all
+
+    def interrupted_write(fd: int, data: bytes, offset: int) -> None:
+        real(fd, data[:5], offset)
+        os.kill(os.getpid(), signal.SIGTERM)
+        real(fd, data[5:], offset + 5)
+
+    monkeypatch.setattr(bibfile, "_write_all", interrupted_write)
+    result = run("retag", "--bib", "refs.bib")
+    assert result.exit_code == 128 + signal.SIGTERM, result.output
+    assert result.stderr == "Interrupted (SIGTERM): refs.bib was written in full before stopping.\n"
+    assert path.read_bytes() == OLD.replace(b"{a}", b"{a, new}")
+    assert leftovers(tmp_path) == []
+
+
+def test_cli_interrupted_before_writing_says_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "refs.bib"
+    path.write_bytes(OLD)
+
+    def stop_while_reading(path: Path) -> None:
+        os.kill(os.getpid(), signal.SIGHUP)
+
+    monkeypatch.setattr("readlist.library.read_bib", stop_while_reading)
+    result = run("add", "2504.10479", "--offline", "--bib", "refs.bib")
+    assert result.exit_code == 128 + signal.SIGHUP, result.output
+    assert result.stderr == (
+        "Interrupted (SIGHUP): refs.bib unchanged; nothing fetched yet — run the same command "
+        "again to continue.\n"
+    )
+    assert path.read_bytes() == OLD
+
+
+def _add_five(name: str, batch: int) -> None:
+    from readlist.library import BibOptions, add_papers
+    from readlist.models import ArxivId, Paper
+
+    papers = [
+        Paper(title=f"Paper {batch} number {i}", arxiv_id=ArxivId(f"2401.{batch}{i:04d}"))
+        for i in range(5)
+    ]
+    add_papers(Path(name), papers, BibOptions())
+
+
+@pytest.mark.parametrize("kind", ["symlinks", "hard links"])
+def test_eight_writers_through_different_names_lose_nothing(tmp_path: Path, kind: str) -> None:
+    import multiprocessing
+
+    target = tmp_path / "library" / "refs.bib"
+    target.parent.mkdir()
+    target.write_text("% mine\n")
+    names = [target]
+    for n in range(3):
+        folder = tmp_path / f"paper{n}"
+        folder.mkdir()
+        name = folder / "refs.bib"
+        if kind == "symlinks":
+            name.symlink_to(Path("..") / "library" / "refs.bib")
+        else:
+            os.link(target, name)
+        names.append(name)
+    ctx = multiprocessing.get_context("fork")
+    workers = [
+        ctx.Process(target=_add_five, args=(str(names[b % len(names)]), b)) for b in range(1, 9)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+        assert w.exitcode == 0
+    entries = read_bib(target).entries
+    assert len(entries) == 40 and len({e.key for e in entries}) == 40
+    assert target.read_text().startswith("% mine\n")
+    for name in names[1:]:
+        assert name.read_bytes() == target.read_bytes()
+        assert kind == "hard links" or name.is_symlink()
+    assert leftovers(target.parent, *(n.parent for n in names)) == []
+
+
+def test_a_pipe_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "refs.bib"
+    os.mkfifo(fifo)
+    with pytest.raises(BibFileError, match="is not a regular file"):
+        check_writable(fifo)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(old=st.binary(max_size=300), new=st.binary(max_size=300), cut=st.integers(0, 300))
+def test_in_place_writes_give_exactly_the_new_bytes(
+    tmp_path: Path, old: bytes, new: bytes, cut: int
+) -> None:
+    # Half of the examples share a prefix, as an append or an edit in the middle does.
+    new = old[:cut] + new if cut % 2 else new
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    path = folder / "refs.bib"
+    path.write_bytes(old)
+    os.link(path, folder / "other.bib")
+    inode = path.stat().st_ino
+    write_atomic(path, new)
+    assert (folder / "other.bib").read_bytes() == new
+    assert path.stat().st_ino == inode
+    assert leftovers(folder) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_root_editing_a_users_file_keeps_its_owner(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_bytes(OLD)
+    os.chown(path, 1234, 5678)
+    write_atomic(path, APPENDED)
+    assert (path.stat().st_uid, path.stat().st_gid) == (1234, 5678)
+    assert path.read_bytes() == APPENDED
+
+
+def test_a_cut_in_place_edit_is_reported_not_built_upon(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    torn = EDITED[:40] + OLD[40:]  # a crash in the middle of the in-place overwrite
+    path.write_bytes(torn)
+    os.link(path, tmp_path / "other.bib")
+    copy = tmp_path / ".refs.bib.abcd1234.readlist-new"
+    copy.write_bytes(EDITED)
+    with (
+        pytest.raises(BibFileError, match=r"earlier edit was cut short .*\.readlist-new: compare"),
+        locked(path),
+    ):
+        pass  # pragma: no cover
+    assert path.read_bytes() == torn and copy.exists()
+    path.write_bytes(EDITED)  # the user restored it (or the edit had in fact finished)
+    with locked(path):
+        write_atomic(path, EDITED + b"% more\n")
+    assert not copy.exists()
+    assert (tmp_path / "other.bib").read_bytes() == EDITED + b"% more\n"

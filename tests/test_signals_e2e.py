@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,8 +28,8 @@ from readlist.bibfile import read_bib
 
 PAPERS = 300
 OLD_ENTRIES = 7000
-HF_LATENCY = 0.02  # each Hugging Face search answers after this long
-ARXIV_LATENCY = 0.25  # and each arXiv request after this long
+HF_LATENCY = 0.005  # each Hugging Face search answers after this long
+ARXIV_LATENCY = 0.1  # and each arXiv request after this long
 ARXIV_DELAY = 0.05
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -159,6 +160,10 @@ class Run:
             text=True,
         )
 
+    @property
+    def cache(self) -> Path:
+        return Path(self.env["READLIST_CACHE_DIR"])
+
     def requests(self) -> list[RecordedRequest]:
         return [*self.hf.requests, *self.arxiv.requests]
 
@@ -170,8 +175,8 @@ class Run:
 @pytest.fixture(scope="module")
 def world(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[list[FakePaper], bytes, bytes]]:
-    """The papers, the user's .bib, and the .bib an uninterrupted run leaves."""
+) -> Iterator[tuple[list[FakePaper], bytes, bytes, Path]]:
+    """The papers, the user's .bib, the .bib an uninterrupted run leaves, and its cache."""
     papers = make_papers(PAPERS)
     original = old_bib(OLD_ENTRIES)
     run = Run(tmp_path_factory.mktemp("reference") / "w", papers, original)
@@ -187,7 +192,7 @@ def world(
         run.close()
     assert complete.startswith(original)
     assert len(read_bib(run.folder / "refs.bib").entries) == OLD_ENTRIES + PAPERS
-    yield papers, original, complete
+    yield papers, original, complete, run.cache
 
 
 def wait_until(condition: Callable[[], bool], proc: subprocess.Popen[str], poll: float) -> None:
@@ -224,13 +229,15 @@ CASES = [
 
 @pytest.mark.parametrize(("signum", "moment"), CASES, ids=[f"{s.name}-{m}" for s, m in CASES])
 def test_a_stop_signal_keeps_the_bib_whole_and_the_answers_cached(
-    world: tuple[list[FakePaper], bytes, bytes],
+    world: tuple[list[FakePaper], bytes, bytes, Path],
     tmp_path: Path,
     signum: signal.Signals,
     moment: str,
 ) -> None:
-    papers, original, complete = world
+    papers, original, complete, warm_cache = world
     run = Run(tmp_path / "w", papers, original)
+    if moment == "write":  # resolution is covered by the other moments: start with it done
+        shutil.copytree(warm_cache, run.cache)
     try:
         proc = run.start()
         if moment == "write":
@@ -266,7 +273,7 @@ def test_a_stop_signal_keeps_the_bib_whole_and_the_answers_cached(
         else:
             assert after == complete
         assert moment != "write" or after == complete, "the write was cut short"
-        assert int(found["saved"] or 0) > 0
+        assert moment == "write" or int(found["saved"] or 0) > 0
         assert sorted(os.listdir(run.folder)) == ["listing.txt", "refs.bib"]
 
         # Again, to the end: nothing asked twice, and the same .bib as an uninterrupted run.
@@ -282,4 +289,74 @@ def test_a_stop_signal_keeps_the_bib_whole_and_the_answers_cached(
     finally:
         if proc.poll() is None:
             proc.kill()
+        run.close()
+
+
+@pytest.mark.parametrize("twice", [False, True], ids=["once", "twice"])
+def test_a_hung_server_does_not_hold_a_stopped_run(
+    world: tuple[list[FakePaper], bytes, bytes, Path], tmp_path: Path, twice: bool
+) -> None:
+    papers, original, _, _ = world
+    run = Run(tmp_path / "w", papers[:20], original[:2000].rsplit(b"\n@", 1)[0] + b"\n")
+    hang = 30.0
+    try:
+        run.hf._faults.clear()
+        run.hf.inject(*[Fault.timeout(hang, path="/api/papers/search") for _ in range(20)])
+        proc = run.start()
+        wait_until(lambda: len(run.hf.requests) >= 4, proc, poll=0.01)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        if twice:  # a second Ctrl-C does not wait for the requests in flight
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=hang)
+        took = time.monotonic() - started
+        assert proc.returncode == 130, err
+        assert LINE.fullmatch(err.splitlines(keepends=True)[-1]), err
+        assert took < (2.0 if twice else 8.0)
+    finally:
+        run.close()
+
+
+def test_resolve_stopped_keeps_the_bib_and_goes_on_where_it_stopped(
+    world: tuple[list[FakePaper], bytes, bytes, Path], tmp_path: Path
+) -> None:
+    papers, original, _, _ = world
+    run = Run(tmp_path / "w", papers[:120], original)
+    try:
+        offline = subprocess.run(
+            [sys.executable, "-m", "readlist", "add", "listing.txt", "--all", "--offline"]
+            + ["--bib", "refs.bib"],
+            cwd=run.folder,
+            env=run.env,
+            capture_output=True,
+            text=True,
+        )
+        assert offline.returncode == 0, offline.stderr
+        pending = (run.folder / "refs.bib").read_bytes()
+        command = [sys.executable, "-m", "readlist", "resolve", "--bib", "refs.bib"]
+        proc = subprocess.Popen(
+            command, cwd=run.folder, env=run.env, stderr=subprocess.PIPE, text=True
+        )
+        wait_until(lambda: len(run.hf.requests) >= 60, proc, poll=0.002)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        found = LINE.fullmatch(err)
+        assert found and found["bib"] == "unchanged" and int(found["saved"]) >= 60, err
+        assert (run.folder / "refs.bib").read_bytes() == pending
+        first = request_keys(run.requests())
+        seen = len(run.hf.requests), len(run.arxiv.requests)
+
+        again = subprocess.run(command, cwd=run.folder, env=run.env, capture_output=True, text=True)
+        assert again.returncode == 0, again.stderr
+        assert again.stderr.endswith("120 resolved, 0 still unresolved\n")
+        rerun = [*run.hf.requests[seen[0] :], *run.arxiv.requests[seen[1] :]]
+        assert not first & request_keys(rerun)
+        bib = read_bib(run.folder / "refs.bib")
+        assert len(bib.entries) == OLD_ENTRIES + 120
+        assert not any(e.is_unresolved for e in bib.entries)
+        assert bib.encode().startswith(original)
+        assert sorted(os.listdir(run.folder)) == ["listing.txt", "refs.bib"]
+    finally:
         run.close()

@@ -19,10 +19,11 @@ moment keeps every answer it received, and running it again repeats none of thos
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -189,19 +190,16 @@ class NetworkResolver:
                 raise Stopped()
             return hf.search(query)
 
-        with ThreadPoolExecutor(max_workers=max(1, self.hf_concurrency)) as pool:
-            futures = {pool.submit(ask, q): q for q in by_query}
-            for done, future in enumerate(as_completed(futures), 1):
-                try:
-                    answer = future.result()
-                except Stopped:
-                    continue  # not asked; the answers that did come are still saved
-                except ApiError as exc:
-                    answer = exc
-                for item in by_query[futures[future]]:
-                    if not self._take_hf_answer(item, answer):
-                        still.append(item)
-                self.progress("Hugging Face", done, len(futures))
+        answers = _unordered(ask, list(by_query), self.hf_concurrency)
+        for done, (query, answer) in enumerate(answers, 1):
+            if isinstance(answer, Stopped):
+                continue  # not asked; the answers that did come are still saved
+            if isinstance(answer, BaseException) and not isinstance(answer, ApiError):
+                raise answer
+            for item in by_query[query]:
+                if not self._take_hf_answer(item, answer):
+                    still.append(item)
+            self.progress("Hugging Face", done, len(by_query))
         self._check_stop()
         return sorted(still, key=lambda it: it.index)
 
@@ -383,6 +381,43 @@ class NetworkResolver:
         if item.stored is None:
             self.saved += 1
         item.stored = (arxiv_id,)
+
+
+def _unordered(
+    work: Callable[[str], object], queries: list[str], workers: int
+) -> Iterator[tuple[str, object]]:
+    """Run `work` on each query with `workers` threads; yield (query, result or exception)
+    as each one ends.
+
+    The threads are daemons (a ThreadPoolExecutor's are not): after a stop signal a request
+    hanging on a dead server must not keep the process alive until its timeout.
+    """
+    jobs: queue.SimpleQueue[str] = queue.SimpleQueue()
+    ended: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
+    for query in queries:
+        jobs.put(query)
+
+    def worker() -> None:
+        while True:
+            try:
+                query = jobs.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                ended.put((query, work(query)))
+            except BaseException as error:  # handed to the consumer
+                ended.put((query, error))
+
+    for n in range(min(max(1, workers), len(queries))):
+        threading.Thread(target=worker, name=f"readlist-hf-{n}", daemon=True).start()
+    try:
+        for _ in queries:
+            yield ended.get()
+    finally:
+        # The consumer gave up (an error): the queries not started yet are not sent.
+        with contextlib.suppress(queue.Empty):
+            while True:
+                jobs.get_nowait()
 
 
 def _disagreement(listing: Listing, entry: AtomEntry) -> str | None:
