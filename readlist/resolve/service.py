@@ -396,12 +396,17 @@ def _unordered(
     ended: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
     for query in queries:
         jobs.put(query)
+    # Workers run at most this many answers ahead of the consumer, so that a stop seen by
+    # the consumer (which saves each answer) leaves few requests sent but not yet handled.
+    ahead = threading.Semaphore(2 * max(1, workers))
 
     def worker() -> None:
         while True:
+            ahead.acquire()
             try:
                 query = jobs.get_nowait()
             except queue.Empty:
+                ahead.release()
                 return
             try:
                 ended.put((query, work(query)))
@@ -412,12 +417,16 @@ def _unordered(
         threading.Thread(target=worker, name=f"readlist-hf-{n}", daemon=True).start()
     try:
         for _ in queries:
-            yield ended.get()
+            result = ended.get()
+            ahead.release()
+            yield result
     finally:
         # The consumer gave up (an error): the queries not started yet are not sent.
         with contextlib.suppress(queue.Empty):
             while True:
                 jobs.get_nowait()
+        for _ in range(max(1, workers)):
+            ahead.release()  # wake any worker waiting for room: it finds no job and ends
 
 
 def _disagreement(listing: Listing, entry: AtomEntry) -> str | None:
