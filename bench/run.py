@@ -17,6 +17,9 @@ Run from the repository root with the project installed:
    loopback Zotero double (tests/fakezotero.py), then a re-sync of the unchanged library:
    requests made, against the floor ceil(N/50) item writes. Targets: writes = ceil(N/50) plus a
    small constant of reads; re-sync <= 3 requests.
+5. library: warm and cold `add`/`show`/`list --json` on generated 20,000- and 100,000-entry
+   libraries, and a 5,000-paper listing into 20,000 entries, as ratios (time, peak RSS) to a
+   bare parse of the same file in the same run (`--sizes` picks the sizes).
 """
 
 from __future__ import annotations
@@ -267,11 +270,92 @@ def bench_zotero(workdir: Path, env: dict[str, str], count: int = 200) -> None:
     print(f"  items in the library: {items}; targets: {'ok' if ok else 'MISSED'}")
 
 
+def bench_library(workdir: Path, repeats: int, env: dict[str, str], sizes: list[int]) -> None:
+    """Warm and cold `add`/`show`/`list --json` on big generated libraries (issue: big libraries).
+
+    Each command runs as a fresh process, interleaved with a bare `bibtexparser.parse_file` of
+    the same file, and is printed as a ratio to it (time and peak RSS). "cold" runs with an
+    empty cache directory; "warm" runs after a `readlist list --json` of the unchanged file in
+    the same cache directory (what a readlist that keeps an index of the .bib can answer
+    without parsing). A 5,000-paper offline listing into 20,000 entries is measured cold.
+    """
+    ids = [f"2501.{20000 + i}" for i in range(10)]
+    listing = workdir / "ten.txt"
+    listing.write_text("\n".join(ids) + "\n")
+    big_listing = workdir / "five-thousand.txt"
+    big_listing.write_text(
+        "\n\n".join(
+            f"Generated Paper Number {i} On {WORDS[i % len(WORDS)].title()} Methods\n\n"
+            f"An abstract about {WORDS[(i * 7) % len(WORDS)]} and {WORDS[(i * 3) % len(WORDS)]}."
+            for i in range(5000)
+        )
+        + "\n"
+    )
+    for count in sizes:
+        big = workdir / f"lib{count}.bib"
+        generate_bib(big, count)
+        target = workdir / "target.bib"
+        baseline_cmd = [
+            PYTHON,
+            "-c",
+            f"import bibtexparser; bibtexparser.parse_file({str(target)!r})",
+        ]
+        commands = {
+            "add 10 (cold)": ([*READLIST, "add", *ids, "--offline", "--bib", str(target)], False),
+            "add 10 (warm)": ([*READLIST, "add", *ids, "--offline", "--bib", str(target)], True),
+            "show (cold)": ([*READLIST, "show", str(listing), "--bib", str(target)], False),
+            "show (warm)": ([*READLIST, "show", str(listing), "--bib", str(target)], True),
+            "list --json (cold)": ([*READLIST, "list", "--json", "--bib", str(target)], False),
+            "list --json (warm)": ([*READLIST, "list", "--json", "--bib", str(target)], True),
+        }
+        if count == 20_000:
+            commands["add 5,000 (cold)"] = (
+                [*READLIST, "add", str(big_listing), "--all", "--offline", "--bib", str(target)],
+                False,
+            )
+        base_t: list[float] = []
+        base_m: list[int] = []
+        ours: dict[str, tuple[list[float], list[int]]] = {k: ([], []) for k in commands}
+        for round_ in range(repeats):
+            shutil.copyfile(big, target)
+            t, rss = run_timed(baseline_cmd, env)
+            base_t.append(t)
+            base_m.append(rss)
+            for label, (cmd, warm) in commands.items():
+                shutil.copyfile(big, target)
+                cache = workdir / f"cache-{count}-{round_}-{label.split()[0]}"
+                shutil.rmtree(cache, ignore_errors=True)
+                run_env = {**env, "READLIST_CACHE_DIR": str(cache)}
+                if warm:
+                    run_timed([*READLIST, "list", "--json", "--bib", str(target)], run_env)
+                t, rss = run_timed(cmd, run_env)
+                ours[label][0].append(t)
+                ours[label][1].append(rss)
+        base = statistics.median(base_t)
+        peak = max(base_m)
+        size_mb = big.stat().st_size / 1e6
+        print(f"library of {count:,} entries ({size_mb:.0f} MB), median of {repeats}:")
+        print(f"  bare bibtexparser.parse_file : {base:6.2f} s  peak {peak / 1024:6.0f} MiB")
+        for label, (times, peaks) in ours.items():
+            t = statistics.median(times)
+            print(
+                f"  {label:28s} : {t:6.2f} s  ratio {t / base:5.2f}  "
+                f"peak {max(peaks) / 1024:6.0f} MiB  ratio {max(peaks) / peak:5.2f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument(
-        "only", nargs="*", help="benchmarks to run: add, startup, resolve, zotero (default: all)"
+        "only",
+        nargs="*",
+        help="benchmarks to run: add, startup, resolve, zotero, library (default: all)",
+    )
+    parser.add_argument(
+        "--sizes",
+        default="20000,100000",
+        help="library sizes for the library benchmark (default: 20000,100000)",
     )
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("READLIST_")}
@@ -280,7 +364,7 @@ def main() -> None:
         (workdir / "config.toml").write_text("")
         env["READLIST_CONFIG"] = str(workdir / "config.toml")
         env["READLIST_CACHE_DIR"] = str(workdir / "cache")
-        selected = args.only or ["add", "startup", "resolve", "zotero"]
+        selected = args.only or ["add", "startup", "resolve", "zotero", "library"]
         if "add" in selected:
             bench_add(workdir, 3 if args.quick else 5, env)
         if "startup" in selected:
@@ -289,6 +373,9 @@ def main() -> None:
             bench_resolve(workdir, env)
         if "zotero" in selected:
             bench_zotero(workdir, env)
+        if "library" in selected:
+            sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
+            bench_library(workdir, 1 if args.quick else 3, env, sizes)
 
 
 if __name__ == "__main__":
