@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from readlist.bibfile import read_bib
-from readlist.errors import SelectionError
+from readlist.errors import BibFileError, SelectionError
 from readlist.library import BibOptions, add_papers, resolve_in_place
 from readlist.models import ArxivId, Listing, Paper
 from readlist.resolve import Resolution, paper_from_listing
@@ -243,3 +243,38 @@ def test_preferred_keys_are_used_when_free(tmp_path: Path) -> None:
     papers = [paper("One"), paper("Two"), paper("Three")]
     outcome = add_papers(path, papers, BibOptions(), preferred_keys=["Mine2024", "TAKEN", None])
     assert [a.key for a in outcome.added] == ["Mine2024", "two", "three"]
+
+
+LATIN1 = b"% Fran\xe7ais\n@misc{a,\n  title = {Caf\xe9}\n}\n"
+
+
+def test_latin1_file_gets_ascii_entries_in_its_own_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_bytes(LATIN1)
+    new = paper("Über Café Models", authors=("José Müller",), year=2024, resolved=True)
+    outcome = add_papers(path, [new], BibOptions(style="bibtex"))
+    data = path.read_bytes()
+    assert data.startswith(LATIN1)
+    appended = data[len(LATIN1) :]
+    assert appended.isascii() and outcome.added
+    assert b'\\"' in appended or b"{\\" in appended  # accents as LaTeX escapes
+    data.decode("latin-1")  # still one 8-bit encoding throughout
+
+
+def test_latin1_file_refuses_utf8_entries_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_bytes(LATIN1)
+    new = paper("Über Café Models", authors=("José Müller",), year=2024, resolved=True)
+    with pytest.raises(BibFileError) as info:
+        add_papers(path, [new], BibOptions(style="biblatex"))
+    assert info.value.line == 1
+    assert "is not UTF-8" in str(info.value) and "iconv -f LATIN1 -t UTF-8" in str(info.value)
+    assert path.read_bytes() == LATIN1
+
+
+def test_latin1_file_takes_plain_ascii_entries_in_any_style(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_bytes(LATIN1)
+    add_papers(path, [paper("Plain Title", year=2024)], BibOptions(style="biblatex"))
+    assert path.read_bytes().startswith(LATIN1)
+    assert path.read_bytes()[len(LATIN1) :].isascii()
