@@ -66,6 +66,12 @@ CASES = {
         ["x", "w", "y"],
         True,
     ),
+    # JabRef's encodingWithoutNewline.bib: one line, no newline; bibtex stops after @PREAMBLE.
+    "all on one line": (
+        "% Encoding: US-ASCII@PREAMBLE{testPreamble}@article{testArticle}",
+        [],
+        False,
+    ),
     "same line after error": (
         "@misc{x, year = 2020a} @misc{y, title={U}}\n@misc{z}\n",
         ["x", "y", "z"],
@@ -174,6 +180,17 @@ def test_append_where_bibtex_sees_it_is_accepted(tmp_path: Path, tail: str) -> N
     view = read_like_bibtex(text)
     assert view.entries[-1].key == key
     assert text[view.entries[-1].start :].startswith(f"@misc{{{key},")
+
+
+def test_appending_after_a_one_line_file_lets_bibtex_read_all_of_it(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    original = "% Encoding: US-ASCII@PREAMBLE{testPreamble}@article{testArticle}"
+    path.write_text(original)
+    outcome = add_papers(path, [paper("A New Paper")], BibOptions())
+    text = path.read_text()
+    assert text.startswith(original + "\n\n@misc{")
+    view = read_like_bibtex(text)
+    assert [e.key for e in view.entries] == ["testArticle", outcome.added[0].key]
 
 
 def test_new_key_avoids_keys_only_bibtex_reads(tmp_path: Path) -> None:

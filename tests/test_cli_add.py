@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import corpus_files, listing_files
 
-from readlist.bibfile import read_bib
+from readlist.bibfile import read_bib, wide_encoding
 from readlist.bibreader import read_like_bibtex
 from readlist.cli import cli
 
@@ -291,6 +291,11 @@ def test_add_keeps_every_byte_of_each_corpus_file(workdir: Path, path: Path) -> 
     original = path.read_bytes()
     target.write_bytes(original)
     result = run("add", "listing.txt", "--all", "--offline", "--bib", str(target))
+    if wide_encoding(original):
+        assert result.exit_code == 1
+        assert "iconv -f UTF-16" in result.stderr
+        assert target.read_bytes() == original
+        return
     if read_like_bibtex(read_bib(target).text).open_at_end is not None:
         # The file ends inside a value or entry that would swallow what we append (both
         # legacy_ai_bibliography_paren_entries.bib and malformed_syntax_errors.bib do).
