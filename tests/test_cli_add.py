@@ -272,6 +272,17 @@ def test_bib_with_errors_bibtex_reads_past_is_appended(workdir: Path) -> None:
     assert target.read_bytes().startswith(original)
 
 
+def test_dry_run_refuses_the_same_way(workdir: Path) -> None:
+    bad = workdir / "bad.bib"
+    original = b"@misc{ok, title={Fine}}\n\n@article{x,\n  title = {Open,\n"
+    bad.write_bytes(original)
+    result = run("add", "listing.txt", "--all", "--offline", "--dry-run", "--bib", "bad.bib")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: bad.bib:4: the `{` opening field `title` of ")
+    assert bad.read_bytes() == original
+
+
 def test_utf16_bib_is_refused_with_the_conversion(workdir: Path) -> None:
     original = "@misc{a, title={A}}\n".encode("utf-16")
     (workdir / "wide.bib").write_bytes(original)
