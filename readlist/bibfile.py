@@ -228,12 +228,17 @@ def parse_entries(
     line_starts: list[int] | None = None
     cursor = 0
     blocks = library.blocks
+    duplicate = (DuplicateBlockKeyBlock, DuplicateFieldKeyBlock)
+    unread = (ParsingFailedBlock, ExplicitComment)
     for index, block in enumerate(blocks):
         raw = block.raw or ""
         entry = block
-        if isinstance(block, DuplicateBlockKeyBlock | DuplicateFieldKeyBlock):
+        if type(block) is Entry:  # nearly every block: keep its path short
+            if "%" in raw and _has_comment_in_names(block):
+                entry = _resplit_entry(Splitter, raw, None) or block
+        elif isinstance(block, duplicate):
             entry = block.ignore_error_block
-        elif isinstance(block, ParsingFailedBlock | ExplicitComment):
+        elif isinstance(block, unread):
             block_type = _block_type(raw)
             if block_type == "comment":
                 # BibTeX and biber skip whatever follows `@comment`, braces or not.
@@ -252,8 +257,6 @@ def parse_entries(
                     problems.append((line, _describe_failure(block)))
                 continue
             raw = raw[: len(getattr(entry, "raw", None) or raw)]
-        elif isinstance(block, Entry) and "%" in raw and _has_comment_in_names(block):
-            entry = _resplit_entry(Splitter, raw, None) or block
         if not isinstance(entry, Entry):
             continue
         start = text.find(raw, cursor) if raw else -1

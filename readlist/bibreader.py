@@ -42,15 +42,17 @@ _LINE_END = re.compile(r"[\r\n]")
 # A whole `@type{key, name = value, ...}` entry that BibTeX reads without error, matched in one
 # go by the regular-expression engine: most entries of most files are like that, and the
 # step-by-step reader below takes over wherever this does not match.
-_W = r"[ \t\r\n]*"
-_IDENT = r"[^\x00-\x20\x7f\"#%'(),={}0-9][^\x00-\x20\x7f\"#%'(),={}]*"
-_GROUP = r"\{[^{}]*(?:\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}[^{}]*)*\}"
-_QUOTE = r'"[^"{}]*(?:\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}[^"{}]*)*"'
-_TOKEN = rf"(?:{_GROUP}|{_QUOTE}|[0-9]+|{_IDENT})"
-_FIELD = rf"{_IDENT}{_W}={_W}{_TOKEN}{_W}(?:#{_W}{_TOKEN}{_W})*"
+# Possessive quantifiers and an atomic group: none of these parts could match differently by
+# giving characters back, so the engine need not remember how to.
+_W = r"[ \t\r\n]*+"
+_IDENT = r"[^\x00-\x20\x7f\"#%'(),={}0-9][^\x00-\x20\x7f\"#%'(),={}]*+"
+_GROUP = r"\{[^{}]*+(?:\{[^{}]*+(?:\{[^{}]*+\}[^{}]*+)*+\}[^{}]*+)*+\}"
+_QUOTE = r'"[^"{}]*+(?:\{[^{}]*+(?:\{[^{}]*+\}[^{}]*+)*+\}[^"{}]*+)*+"'
+_TOKEN = rf"(?>{_GROUP}|{_QUOTE}|[0-9]++|{_IDENT})"
+_FIELD = rf"{_IDENT}{_W}={_W}{_TOKEN}{_W}(?:#{_W}{_TOKEN}{_W})*+"
 _SIMPLE_ENTRY = re.compile(
-    rf"@{_W}(?P<type>{_IDENT}){_W}\{{{_W}(?P<key>[^ \t\r\n,}}]*){_W}"
-    rf"(?:,{_W}{_FIELD})*(?:,{_W})?\}}"
+    rf"@{_W}(?P<type>{_IDENT}){_W}\{{{_W}(?P<key>[^ \t\r\n,}}]*+){_W}"
+    rf"(?:,{_W}{_FIELD})*+(?:,{_W})?\}}"
 )
 _COMMANDS = frozenset({"comment", "preamble", "string"})
 
