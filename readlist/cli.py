@@ -598,7 +598,10 @@ def list_(
 
     config = state.config(**{"library.bib": bib})
     path = _existing_bib(config)
-    rows = [_entry_row(e) for e in load_entries(path).entries]
+    library = load_entries(path)
+    for line, problem in library.problems:
+        _err(f"warning: {path}:{line}: {problem}; skipped")
+    rows = [_entry_row(e) for e in library.entries]
     wanted = {t.lower() for t in tags}
     rows = [
         r

@@ -106,6 +106,16 @@ def test_list_shows_unknown_types_and_keeps_fields_past_percent_lines(tmp_path: 
     ]
 
 
+def test_list_skips_a_block_it_cannot_read_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "odd.bib"
+    path.write_text("@misc{a, title={A}}\n\n@misc{broken,\n  title {B}\n}\n\n@misc{c, title={C}}\n")
+    result = run("list", "--bib", str(path))
+    assert result.exit_code == 0, result.output
+    assert [line.split()[0] for line in result.stdout.splitlines()] == ["a", "c"]
+    assert result.stderr.startswith(f"warning: {path}:3: cannot parse `@misc{{broken,`: ")
+    assert result.stderr.endswith("; skipped\n2 entries, 0 unresolved\n")
+
+
 def test_list_missing_bib_and_no_bib(tmp_path: Path) -> None:
     result = run("list", "--bib", str(tmp_path / "none.bib"))
     assert result.exit_code == 1
