@@ -97,8 +97,8 @@ class BibtexView:
     entries: list[SeenEntry] = field(default_factory=list)
     errors: list[ReaderError] = field(default_factory=list)
     open_at_end: OpenConstruct | None = None
-    # Where reading can resume with the same outcome: the `@` of the construct still open at
-    # the end, or the end of the text.
+    # Where reading would go on if more text followed: the `@` of the construct still open at
+    # the end, where bibtex stopped on the last line, or the end of the text.
     resume_at: int = 0
 
     @property
@@ -180,6 +180,7 @@ class _Reader:
                     continue
             self.state = "type"
             self.value_start = -1
+            self.field_name = ""
             self.head_end = at + 1
             try:
                 pos = self.construct(at)

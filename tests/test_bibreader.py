@@ -137,6 +137,13 @@ def paper(title: str) -> Paper:
             "by a matching `}` (in a .bib a backslash does not escape a brace: write `{\\{}`): "
             "BibTeX reads the rest of the file into it",
         ),
+        (
+            '@preamble{ "\\{" }\n',
+            3,
+            'the `"` opening the value of `@preamble{` (line 3) is never closed by a matching `"` '
+            "(in a .bib a backslash does not escape a brace: write `{\\{}`): BibTeX reads the "
+            "rest of the file into it",
+        ),
         ("@string{foo = ", 3, "`@string{foo` (line 3) is not finished at the end of the file"),
         ("@misc{", 3, "`@misc{` (line 3) is not finished at the end of the file"),
         ("@", 3, "`@` (line 3) is not finished at the end of the file"),
