@@ -269,6 +269,7 @@ def test_appending_refuses_or_bibtex_sees_the_new_entry(text: str) -> None:
         except BibFileError as exc:
             assert exc.line is not None and exc.line >= 1
             assert path.read_bytes() == original
+            assert read_like_bibtex(text).errors  # never refuse a file BibTeX reads cleanly
             return
         new = path.read_bytes()
         assert new.startswith(original)
