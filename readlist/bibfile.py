@@ -527,7 +527,11 @@ def check_bibtex_sees(
     if not unseen:
         return
     _, why = unseen[0]
-    line, reason = _swallow_reason(before, text[:before_end], why)
+    # Explain with everything before the new entries, separator included: once the file's last
+    # line is no longer its last, bibtex reads on along it (see bibreader), and what it then
+    # has open at the end is what takes the new entry in.
+    explained = read_like_bibtex(text[:before_end])
+    line, reason = _swallow_reason(explained, text[:before_end], why)
     message = f"{reason}, so BibTeX would not see a new entry; fix the file (nothing was written)"
     raise BibFileError(bib.path, message, line=line)
 

@@ -59,12 +59,11 @@ _COMMANDS = frozenset({"comment", "preamble", "string"})
 
 @dataclass(frozen=True)
 class SeenEntry:
-    """An entry BibTeX reads: its type, key and where its `@` stands."""
+    """An entry BibTeX reads: its type, key and where its `@` stands (`BibtexView.line_of`)."""
 
     entry_type: str  # lower-cased, as BibTeX looks it up
     key: str
     start: int
-    line: int
 
 
 @dataclass(frozen=True)
@@ -104,6 +103,10 @@ class BibtexView:
     @property
     def keys_folded(self) -> set[str]:
         return {e.key.lower() for e in self.entries}
+
+    def line_of(self, offset: int) -> int:
+        """The 1-based line of `offset` in the text."""
+        return self.text.count("\n", 0, offset) + 1
 
 
 class _Eof(Exception):
@@ -172,7 +175,7 @@ class _Reader:
                 key = simple.group("key")
                 if kind not in _COMMANDS and key.lower() not in self.seen:
                     self.seen.add(key.lower())
-                    view.entries.append(SeenEntry(kind, key, at, self.line(at)))
+                    view.entries.append(SeenEntry(kind, key, at))
                     pos = simple.end()
                     if self.on_last_line(pos):
                         view.resume_at = pos
@@ -262,7 +265,7 @@ class _Reader:
         if folded in self.seen:
             raise _Error(end, f"repeated entry `{key}`")
         self.seen.add(folded)
-        self.view.entries.append(SeenEntry(kind, key, at, self.line(at)))
+        self.view.entries.append(SeenEntry(kind, key, at))
         self.state = "delimiter"
         pos = self.white(end)
         while text[pos] != close:

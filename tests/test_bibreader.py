@@ -72,6 +72,13 @@ CASES = {
         [],
         False,
     ),
+    # Found by the property test: bibtex never read past `@comment` on the old last line;
+    # with more lines it reads `@misc{` there and takes the new entry's head for its key.
+    "dangling head swallows next": (
+        "@comment{@misc{\n\n@misc{new,\n  title = {N}\n}\n",
+        ["@misc{new"],
+        False,
+    ),
     "same line after error": (
         "@misc{x, year = 2020a} @misc{y, title={U}}\n@misc{z}\n",
         ["x", "y", "z"],
@@ -146,6 +153,8 @@ def paper(title: str) -> Paper:
         ),
         ("@string{foo = ", 3, "`@string{foo` (line 3) is not finished at the end of the file"),
         ("@misc{", 3, "`@misc{` (line 3) is not finished at the end of the file"),
+        # bibtex stops after `@comment` on the last line; appending makes it read `@misc{`
+        ("@comment{@misc{", 3, "`@misc{` (line 3) is not finished at the end of the file"),
         ("@", 3, "`@` (line 3) is not finished at the end of the file"),
     ],
 )
@@ -269,7 +278,8 @@ def test_appending_refuses_or_bibtex_sees_the_new_entry(text: str) -> None:
         except BibFileError as exc:
             assert exc.line is not None and exc.line >= 1
             assert path.read_bytes() == original
-            assert read_like_bibtex(text).errors  # never refuse a file BibTeX reads cleanly
+            # Never refuse a file BibTeX reads cleanly (even once its last line is not the last).
+            assert read_like_bibtex(text + "\n\n").errors
             return
         new = path.read_bytes()
         assert new.startswith(original)
