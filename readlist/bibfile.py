@@ -502,12 +502,17 @@ def append_entries(
 
 
 def check_bibtex_sees(
-    bib: BibFile, text: str, spans: Sequence[tuple[int, int]], keys: Sequence[str]
+    bib: BibFile,
+    text: str,
+    spans: Sequence[tuple[int, int]],
+    keys: Sequence[str],
+    *,
+    edited: bool = False,
 ) -> None:
     """Refuse, with the line that swallows them, appended entries BibTeX would not read.
 
-    `text` is what would be written: the file's text (perhaps with in-place edits before the
-    appended part) and the new entries at `spans`, under `keys`.
+    `text` is what would be written: the file's text (`edited` in place if so) and the new
+    entries at `spans`, under `keys`.
 
     Raises:
         BibFileError: BibTeX would not read one of the new entries as an entry of its own.
@@ -517,10 +522,8 @@ def check_bibtex_sees(
     if not spans:
         return
     before_end = spans[0][0]
-    if text[:before_end].startswith(bib.text):
-        before = bib.bibtex_view
-    else:  # tags were merged in place: read the edited text again
-        before = read_like_bibtex(text[:before_end])
+    # Tags merged in place: read the edited text again.
+    before = read_like_bibtex(text[:before_end]) if edited else bib.bibtex_view
     unseen = unseen_entries(
         before, text, [(start, end, key) for (start, end), key in zip(spans, keys, strict=True)]
     )

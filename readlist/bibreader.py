@@ -37,7 +37,6 @@ _BRACES = re.compile(r"[{}]")
 _QUOTED = re.compile(r'[{}"]')
 _KEY_BRACE = re.compile(r"[^ \t\r\n,}]*")
 _KEY_PAREN = re.compile(r"[^ \t\r\n,]*")
-_LINE_END = re.compile(r"[\r\n]")
 
 # A whole `@type{key, name = value, ...}` entry that BibTeX reads without error, matched in one
 # go by the regular-expression engine: most entries of most files are like that, and the
@@ -134,6 +133,10 @@ class _Reader:
         self.field_name = ""
         self.line_at = 0
         self.line_no = 1
+        # bibtex's input_ln ends a line at one `\r` or `\n` (web2c's eoln), so the `\n` of a
+        # final CRLF is one more, empty, line.
+        body_end = self.n - 1 if text.endswith(("\r", "\n")) else self.n
+        self.last_line_start = max(text.rfind("\n", 0, body_end), text.rfind("\r", 0, body_end)) + 1
 
     def line(self, offset: int) -> int:
         # Offsets mostly grow: count newlines from the last offset asked about, not from 0.
@@ -163,6 +166,8 @@ class _Reader:
     def run(self, start: int) -> BibtexView:
         text = self.text
         view = self.view
+        entries = view.entries
+        seen = self.seen
         pos = start
         view.resume_at = self.n
         while True:
@@ -171,13 +176,14 @@ class _Reader:
                 break
             simple = _SIMPLE_ENTRY.match(text, at) if self.fast else None
             if simple is not None:
-                kind = simple.group("type").lower()
-                key = simple.group("key")
-                if kind not in _COMMANDS and key.lower() not in self.seen:
-                    self.seen.add(key.lower())
-                    view.entries.append(SeenEntry(kind, key, at))
+                kind, key = simple.group("type", "key")
+                kind = kind.lower()
+                folded = key.lower()
+                if kind not in _COMMANDS and folded not in seen:
+                    seen.add(folded)
+                    entries.append(SeenEntry(kind, key, at))
                     pos = simple.end()
-                    if self.on_last_line(pos):
+                    if pos >= self.last_line_start:
                         view.resume_at = pos
                         break
                     continue
@@ -213,10 +219,7 @@ class _Reader:
         return view
 
     def on_last_line(self, pos: int) -> bool:
-        # bibtex's input_ln ends a line at one `\r` or `\n` (web2c's eoln), so the `\n` of a
-        # final CRLF is one more, empty, line.
-        match = _LINE_END.search(self.text, pos)
-        return match is None or match.end() == self.n
+        return pos >= self.last_line_start
 
     def construct(self, at: int) -> int:
         """Read one command or entry from its `@`; return where the search for `@` goes on."""

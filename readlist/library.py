@@ -149,7 +149,7 @@ def add_papers(
             return outcome
         text = replace_spans(bib.text, edits) if edits else bib.text
         text, spans = append_entries(text, eol, new_texts)
-        check_bibtex_sees(bib, text, spans, [a.key for a in outcome.added])
+        check_bibtex_sees(bib, text, spans, [a.key for a in outcome.added], edited=bool(edits))
         _check_encoding(bib, [*new_texts, *(replacement for _, _, replacement in edits)])
         if not dry_run:
             write_atomic(path, bib.encode(text))
