@@ -24,6 +24,7 @@ an identifier or delimiter is expected, just as in bibtex.
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -136,7 +137,8 @@ class _Reader:
         # bibtex's input_ln ends a line at one `\r` or `\n` (web2c's eoln), so the `\n` of a
         # final CRLF is one more, empty, line.
         body_end = self.n - 1 if text.endswith(("\r", "\n")) else self.n
-        self.last_line_start = max(text.rfind("\n", 0, body_end), text.rfind("\r", 0, body_end)) + 1
+        newline = text.rfind("\n", 0, body_end)
+        self.last_line_start = max(newline, text.rfind("\r", newline + 1, body_end)) + 1
 
     def line(self, offset: int) -> int:
         # Offsets mostly grow: count newlines from the last offset asked about, not from 0.
@@ -340,7 +342,15 @@ def read_like_bibtex(
 
     `fast=False` reads every entry step by step (the tests compare both ways).
     """
-    return _Reader(text, seen, fast=fast).run(start)
+    # Like parse_entries: what is allocated here is acyclic, and a cyclic collection now would
+    # walk every object of the already parsed library again and again.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _Reader(text, seen, fast=fast).run(start)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def unseen_entries(
