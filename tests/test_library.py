@@ -10,7 +10,7 @@ import pytest
 
 from readlist.bibfile import read_bib
 from readlist.errors import BibFileError, SelectionError
-from readlist.library import BibOptions, add_papers, resolve_in_place
+from readlist.library import BibOptions, add_papers, resolve_in_place, retag_in_place
 from readlist.models import ArxivId, Listing, Paper
 from readlist.resolve import Resolution, paper_from_listing
 from readlist.select import parse_pick, select
@@ -278,3 +278,16 @@ def test_latin1_file_takes_plain_ascii_entries_in_any_style(tmp_path: Path) -> N
     add_papers(path, [paper("Plain Title", year=2024)], BibOptions(style="biblatex"))
     assert path.read_bytes().startswith(LATIN1)
     assert path.read_bytes()[len(LATIN1) :].isascii()
+
+
+def test_retag_of_a_latin1_file_writes_ascii_tags_or_refuses(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_bytes(LATIN1)
+    with pytest.raises(BibFileError, match="is not UTF-8"):
+        retag_in_place(path, lambda title, abstract: ["café"], ascii_only=False)
+    assert path.read_bytes() == LATIN1
+    outcome = retag_in_place(path, lambda title, abstract: ["café"], ascii_only=True)
+    assert outcome.written
+    data = path.read_bytes()
+    assert b"title = {Caf\xe9}" in data and b"keywords = {caf{\\'e}}" in data
+    assert data.replace(b"\xe9", b"").replace(b"\xe7", b"").isascii()
