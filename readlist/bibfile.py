@@ -18,11 +18,15 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from readlist.errors import BibFileError
 from readlist.ids import find_arxiv_ids
 from readlist.models import ArxivId
 from readlist.normalize import normalize_title
+
+if TYPE_CHECKING:
+    from readlist.bibreader import BibtexView
 
 BOM = "\ufeff"
 
@@ -82,6 +86,21 @@ class BibFile:
     bom: bool = False
     exists: bool = True
     entries: list[BibEntry] = field(default_factory=list)
+    # Blocks bibtexparser could not read: (line, description). BibTeX skips such a block and
+    # reads on, and so do we; whether a new entry can still be appended is `bibtex_view`'s call.
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    # The line of the first byte that is not UTF-8 (a Latin-1 file, say), or None.
+    not_utf8_line: int | None = None
+    _bibtex_view: BibtexView | None = field(default=None, repr=False)
+
+    @property
+    def bibtex_view(self) -> BibtexView:
+        """The file as BibTeX itself reads it (computed once)."""
+        if self._bibtex_view is None:
+            from readlist.bibreader import read_like_bibtex
+
+            self._bibtex_view = read_like_bibtex(self.text)
+        return self._bibtex_view
 
     @property
     def eol(self) -> str:
@@ -113,6 +132,49 @@ def decode_bib(data: bytes) -> tuple[str, bool]:
     return text, False
 
 
+_WIDE_BOMS = (  # longest first: a UTF-32LE BOM starts like a UTF-16LE one
+    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian, with BOM)", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian, with BOM)", "UTF-32"),
+    (b"\xff\xfe", "UTF-16 (little-endian, with BOM)", "UTF-16"),
+    (b"\xfe\xff", "UTF-16 (big-endian, with BOM)", "UTF-16"),
+)
+
+
+def wide_encoding(data: bytes) -> tuple[str, str] | None:
+    """Tell a UTF-16 or UTF-32 file by its BOM or its NUL bytes: (description, iconv name).
+
+    BibTeX reads bytes, and in these encodings every ASCII character comes with NUL bytes, so
+    it sees no `@` it can use; without a BOM the NULs give the encoding away: text in UTF-16LE
+    has them at odd offsets, UTF-32BE at three of every four, and so on.
+    """
+    for bom, description, name in _WIDE_BOMS:
+        if data.startswith(bom):
+            return description, name
+    sample = data[:4096]
+    if len(sample) < 4 or b"\x00" not in sample:
+        return None
+    sample = sample[: len(sample) - len(sample) % 4]
+    zero = [sample[i::4].count(0) / (len(sample) // 4) for i in range(4)]
+    if zero[1] > 0.6 and zero[2] > 0.6 and zero[3] > 0.6 and zero[0] < 0.1:
+        return "UTF-32 (little-endian, no BOM)", "UTF-32LE"
+    if zero[0] > 0.6 and zero[1] > 0.6 and zero[2] > 0.6 and zero[3] < 0.1:
+        return "UTF-32 (big-endian, no BOM)", "UTF-32BE"
+    odd, even = (zero[1] + zero[3]) / 2, (zero[0] + zero[2]) / 2
+    if odd > 0.6 and even < 0.1:
+        return "UTF-16 (little-endian, no BOM)", "UTF-16LE"
+    if even > 0.6 and odd < 0.1:
+        return "UTF-16 (big-endian, no BOM)", "UTF-16BE"
+    return None
+
+
+def _first_non_utf8_line(data: bytes) -> int | None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return data.count(b"\n", 0, exc.start) + 1
+    return None
+
+
 def _strip_enclosing(value: str) -> str:
     value = value.strip()
     if len(value) >= 2 and (
@@ -131,16 +193,24 @@ def _line_offsets(text: str) -> list[int]:
     return offsets
 
 
-def parse_entries(text: str, path: Path | str) -> list[BibEntry]:
-    """Split `text` into entries; refuse it with file:line when BibTeX could not read it.
+def parse_entries(
+    text: str, path: Path | str, *, problems: list[tuple[int, str]] | None = None
+) -> list[BibEntry]:
+    """Split `text` into entries the way biber reads them.
 
-    Raises:
-        BibFileError: a block is malformed (an unterminated value, a missing comma...).
+    Three things bibtexparser's splitter gets wrong are put right here: an `@comment` body may
+    hold any braces (a block it could not close there is skipped, as BibTeX and biber do);
+    `@commentary{k, ...}` and other types that merely start with "comment" are entries; a
+    `%` line between fields is a comment (biber skips it), not part of the next field's name.
+    A block that cannot be read at all is skipped and described in `problems` (line, text):
+    BibTeX skips it too, and whether appending is still safe is for `bibreader` to tell.
     """
     from bibtexparser.model import (
         DuplicateBlockKeyBlock,
         DuplicateFieldKeyBlock,
         Entry,
+        ExplicitComment,
+        ImplicitComment,
         ParsingFailedBlock,
     )
     from bibtexparser.splitter import Splitter
@@ -157,27 +227,43 @@ def parse_entries(text: str, path: Path | str) -> list[BibEntry]:
     entries: list[BibEntry] = []
     line_starts: list[int] | None = None
     cursor = 0
-    for block in library.blocks:
-        if isinstance(block, ParsingFailedBlock) and not isinstance(
-            block, DuplicateBlockKeyBlock | DuplicateFieldKeyBlock
-        ):
-            raw = block.raw or ""
-            # BibTeX itself skips whatever follows `@comment`, so a block bibtexparser could
-            # not close there is no error to BibTeX, biber or the user.
-            if raw.lstrip("@").lower().startswith("comment"):
-                continue
-            raise BibFileError(path, _describe_failure(block), line=(block.start_line or 0) + 1)
+    blocks = library.blocks
+    duplicate = (DuplicateBlockKeyBlock, DuplicateFieldKeyBlock)
+    unread = (ParsingFailedBlock, ExplicitComment)
+    for index, block in enumerate(blocks):
+        raw = block.raw or ""
         entry = block
-        if isinstance(block, DuplicateBlockKeyBlock | DuplicateFieldKeyBlock):
+        if type(block) is Entry:  # nearly every block: keep its path short
+            if "%" in raw and _has_comment_in_names(block):
+                entry = _resplit_entry(Splitter, raw, None) or block
+        elif isinstance(block, duplicate):
             entry = block.ignore_error_block
+        elif isinstance(block, unread):
+            block_type = _block_type(raw)
+            if block_type == "comment":
+                # BibTeX and biber skip whatever follows `@comment`, braces or not.
+                continue
+            if isinstance(block, ParsingFailedBlock) and "%" in raw:
+                # The splitter stopped inside the block: give it the text up to the next one.
+                start = text.find(raw, cursor)
+                later = (b for b in blocks[index + 1 :] if not isinstance(b, ImplicitComment))
+                following = next((b.raw or "" for b in later), "")
+                stop = text.find(following, start + len(raw)) if following else len(text)
+                raw = text[start:stop] if start != -1 and stop != -1 else raw
+            entry = _resplit_entry(Splitter, raw, block_type) or block
+            if isinstance(entry, ParsingFailedBlock):
+                if problems is not None:
+                    line = (block.start_line or 0) + 1
+                    problems.append((line, _describe_failure(block)))
+                continue
+            raw = raw[: len(getattr(entry, "raw", None) or raw)]
         if not isinstance(entry, Entry):
             continue
-        raw = entry.raw or ""
         start = text.find(raw, cursor) if raw else -1
         if start == -1:  # pragma: no cover - the splitter's raw is always a slice of the text
             if line_starts is None:
                 line_starts = _line_offsets(text)
-            start = line_starts[min(entry.start_line or 0, len(line_starts) - 1)]
+            start = line_starts[min(block.start_line or 0, len(line_starts) - 1)]
         end = start + len(raw)
         cursor = end
         fields = {}
@@ -190,12 +276,79 @@ def parse_entries(text: str, path: Path | str) -> list[BibEntry]:
                 key=entry.key,
                 entry_type=entry.entry_type.lower(),
                 fields=fields,
-                line=(entry.start_line or 0) + 1,
+                line=(block.start_line or 0) + 1,
                 start=start,
                 end=end,
             )
         )
     return entries
+
+
+_BLOCK_TYPE = re.compile(r"@[ \t\r\n]*([^ \t\r\n{(]*)")
+
+
+def _block_type(raw: str) -> str:
+    match = _BLOCK_TYPE.match(raw)
+    return match.group(1).lower() if match else ""
+
+
+def _has_comment_in_names(entry: object) -> bool:
+    return any("%" in f.key for f in getattr(entry, "fields", ()))
+
+
+def _resplit_entry(splitter_cls: type, raw: str, block_type: str | None) -> object | None:
+    """Split one block again as an entry, with `%` comments between its fields blanked out.
+
+    A type the splitter takes for a comment (`@commentary`) is masked while splitting and put
+    back after; blanking keeps every offset, so the entry's span in the file stays right.
+    """
+    from bibtexparser.model import Entry
+
+    masked = _blank_field_comments(raw)
+    original_type = None
+    if block_type is not None and block_type.startswith("comment"):
+        at = raw.index("@") + 1
+        while masked[at] in " \t\r\n":
+            at += 1
+        original_type = raw[at : at + len(block_type)]
+        masked = masked[:at] + "x" + masked[at + 1 :]
+    library = _quiet_split(splitter_cls, masked)
+    blocks = [b for b in library.blocks if isinstance(b, Entry)]
+    if len(blocks) != 1:
+        return None
+    entry = blocks[0]
+    if original_type is not None:
+        entry.entry_type = original_type
+    return entry
+
+
+def _blank_field_comments(raw: str) -> str:
+    """Replace each `%` comment between an entry's fields (not inside values) by spaces."""
+    opener = min((i for i in (raw.find("{"), raw.find("(")) if i != -1), default=-1)
+    if opener == -1 or "%" not in raw:
+        return raw
+    chars = list(raw)
+    depth = 0
+    in_quotes = False
+    pos = opener + 1
+    n = len(raw)
+    while pos < n:
+        ch = raw[pos]
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth < 0:
+                break
+        elif ch == '"' and depth == 0:
+            in_quotes = not in_quotes
+        elif ch == "%" and depth == 0 and not in_quotes:
+            while pos < n and raw[pos] not in "\r\n":
+                chars[pos] = " "
+                pos += 1
+            continue
+        pos += 1
+    return "".join(chars)
 
 
 def _quiet_split(splitter_cls: type, text: str):  # type: ignore[no-untyped-def]
@@ -217,7 +370,7 @@ def _describe_failure(block: object) -> str:
     reason = " ".join(reason.split()).rstrip(". ")
     raw = (getattr(block, "raw", "") or "").strip().splitlines()
     head = raw[0][:60] if raw else ""
-    return f"cannot parse `{head}`: {reason}; fix the file (nothing was written)"
+    return f"cannot parse `{head}`: {reason}"
 
 
 def read_bib(path: Path) -> BibFile:
@@ -230,10 +383,27 @@ def read_bib(path: Path) -> BibFile:
         raise BibFileError(path, "is a directory, not a .bib file") from None
     except OSError as exc:
         raise BibFileError(path, f"cannot read: {exc.strerror or exc}") from None
+    wide = wide_encoding(data)
+    if wide is not None:
+        description, name = wide
+        raise BibFileError(
+            path,
+            f"is {description} text, which BibTeX cannot read; convert it to UTF-8 with "
+            f"`iconv -f {name} -t UTF-8 {path} > {Path(path).stem}-utf8.bib` and use that "
+            "file (nothing was written)",
+        )
     if b"\x00" in data:
         raise BibFileError(path, "looks like a binary file, not BibTeX; nothing was written")
     text, bom = decode_bib(data)
-    return BibFile(path=path, text=text, bom=bom, entries=parse_entries(text, path))
+    problems: list[tuple[int, str]] = []
+    return BibFile(
+        path=path,
+        text=text,
+        bom=bom,
+        entries=parse_entries(text, path, problems=problems),
+        problems=problems,
+        not_utf8_line=_first_non_utf8_line(data) if not data.isascii() else None,
+    )
 
 
 # -- finding what the file already holds --------------------------------------------------
@@ -310,15 +480,95 @@ def appended_text(text: str, eol: str, entry_texts: Sequence[str]) -> str:
     Entries are separated by a blank line; a file that did not end in a newline still does
     not, so the user's own style is kept.
     """
+    return append_entries(text, eol, entry_texts)[0]
+
+
+def append_entries(
+    text: str, eol: str, entry_texts: Sequence[str]
+) -> tuple[str, list[tuple[int, int]]]:
+    """`appended_text`, and the (start, end) of each appended entry in the result."""
     if not entry_texts:
-        return text
-    block = (eol + eol).join(entry_texts)
+        return text, []
     if not text.strip():
-        return text + block + eol
-    if text.endswith(("\n", "\r")):
+        head, tail = text, eol
+    elif text.endswith(("\n", "\r")):
         blank_already = text.endswith(("\n\n", "\r\n\r\n", "\r\r"))
-        return text + ("" if blank_already else eol) + block + eol
-    return text + eol + eol + block
+        head, tail = text + ("" if blank_already else eol), eol
+    else:
+        head, tail = text + eol + eol, ""
+    spans: list[tuple[int, int]] = []
+    pos = len(head)
+    for index, entry in enumerate(entry_texts):
+        if index:
+            pos += 2 * len(eol)
+        spans.append((pos, pos + len(entry)))
+        pos += len(entry)
+    return head + (eol + eol).join(entry_texts) + tail, spans
+
+
+def check_bibtex_sees(
+    bib: BibFile,
+    text: str,
+    spans: Sequence[tuple[int, int]],
+    keys: Sequence[str],
+    *,
+    edited: bool = False,
+) -> None:
+    """Refuse, with the line that swallows them, appended entries BibTeX would not read.
+
+    `text` is what would be written: the file's text (`edited` in place if so) and the new
+    entries at `spans`, under `keys`.
+
+    Raises:
+        BibFileError: BibTeX would not read one of the new entries as an entry of its own.
+    """
+    from readlist.bibreader import read_like_bibtex, unseen_entries
+
+    if not spans:
+        return
+    before_end = spans[0][0]
+    # Tags merged in place: read the edited text again.
+    before = read_like_bibtex(text[:before_end]) if edited else bib.bibtex_view
+    unseen = unseen_entries(
+        before, text, [(start, end, key) for (start, end), key in zip(spans, keys, strict=True)]
+    )
+    if not unseen:
+        return
+    _, why = unseen[0]
+    # Explain with everything before the new entries, separator included: once the file's last
+    # line is no longer its last, bibtex reads on along it (see bibreader), and what it then
+    # has open at the end is what takes the new entry in.
+    explained = read_like_bibtex(text[:before_end])
+    line, reason = _swallow_reason(explained, text[:before_end], why)
+    message = f"{reason}, so BibTeX would not see a new entry; fix the file (nothing was written)"
+    raise BibFileError(bib.path, message, line=line)
+
+
+def _swallow_reason(view: BibtexView, text: str, why: str) -> tuple[int, str]:
+    """Where and why BibTeX, reading `text`, would not take what follows for a new entry."""
+    open_at_end = view.open_at_end
+    if open_at_end is None:  # not expected: a new entry after a finished one is read
+        return text.count("\n", 0, view.resume_at) + 1, f"the new entry is {why}"
+    where = f"`{open_at_end.head}` (line {open_at_end.line})"
+    if open_at_end.state == "value" and open_at_end.value_start >= 0:
+        opener = text[open_at_end.value_start]
+        name = f"field `{open_at_end.field_name}`" if open_at_end.field_name else "the value"
+        value = text[open_at_end.value_start : open_at_end.value_start + 2000]
+        hint = ""
+        if "\\{" in value or "\\}" in value:
+            hint = " (in a .bib a backslash does not escape a brace: write `{\\{}`)"
+        elif opener == '"':
+            hint = " (its braces do not balance)"
+        closer = "}" if opener == "{" else '"'
+        return open_at_end.value_line, (
+            f"the `{opener}` opening {name} of {where} is never closed by a matching "
+            f"`{closer}`{hint}: BibTeX reads the rest of the file into it"
+        )
+    if open_at_end.state == "field name":
+        return open_at_end.line, (
+            f"{where} is not closed: BibTeX would take the next `@type` for one of its fields"
+        )
+    return open_at_end.line, f"{where} is not finished at the end of the file"
 
 
 @dataclass(frozen=True)

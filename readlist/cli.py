@@ -984,8 +984,11 @@ def list_(
         raise click.UsageError("--to-read and --read exclude each other")
     config = state.config(**{"library.bib": bib})
     path = _existing_bib(config)
+    library = load_entries(path)
+    for line, problem in library.problems:
+        _err(f"warning: {path}:{line}: {problem}; skipped")
     status_tags = (config.tagging.read_tag, config.tagging.unread_tag)
-    rows = [_entry_row(e, *status_tags) for e in load_entries(path).entries]
+    rows = [_entry_row(e, *status_tags) for e in library.entries]
     wanted = {t.lower() for t in tags}
     rows = [
         r

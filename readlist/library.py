@@ -13,7 +13,8 @@ from readlist.bibfile import (
     BibEntry,
     BibFile,
     BibIndex,
-    appended_text,
+    append_entries,
+    check_bibtex_sees,
     locked,
     read_bib,
     replace_spans,
@@ -21,6 +22,7 @@ from readlist.bibfile import (
     write_atomic,
 )
 from readlist.config import BibtexConfig
+from readlist.errors import BibFileError
 from readlist.models import Listing, Paper
 from readlist.normalize import normalize_whitespace
 from readlist.resolve import Resolver
@@ -106,7 +108,11 @@ def add_papers(
     with locked(path):
         bib = read_bib(path)
         index = BibIndex(bib.entries)
+        # BibTeX may read entries bibtexparser does not (inside an `@comment{...}` body, say);
+        # a new key equal to one of those would be a "Repeated entry" that BibTeX skips.
         taken = set(index.keys_folded)
+        if papers:
+            taken |= bib.bibtex_view.keys_folded
         eol = bib.eol
         new_texts: list[str] = []
         # key -> (entry, tags to append to its keywords), for --merge-tags
@@ -163,11 +169,41 @@ def add_papers(
         if not new_texts and not edits:
             return outcome
         text = replace_spans(bib.text, edits) if edits else bib.text
-        text = appended_text(text, eol, new_texts)
+        text, spans = append_entries(text, eol, new_texts)
+        check_bibtex_sees(bib, text, spans, [a.key for a in outcome.added], edited=bool(edits))
+        _check_encoding(bib, [*new_texts, *(replacement for _, _, replacement in edits)])
         if not dry_run:
             write_atomic(path, bib.encode(text))
             outcome.written = True
     return outcome
+
+
+def _check_encoding(bib: BibFile, inserted: Sequence[str]) -> None:
+    """Refuse to write non-ASCII text into a file that is not UTF-8: it would mix encodings.
+
+    ASCII is the same bytes in Latin-1, Windows-1252 and UTF-8 alike, so an ASCII entry (what
+    the `bibtex` style writes: accents as LaTeX escapes) is appended in the file's own encoding.
+    """
+    if bib.not_utf8_line is None:
+        return
+    # An edited entry's own bytes are not UTF-8 either: only what we add must be ASCII.
+    if all(_without_undecodable(text).isascii() for text in inserted):
+        return
+    raise BibFileError(
+        bib.path,
+        "is not UTF-8 (Latin-1 or another 8-bit encoding?) and the new entries need non-ASCII "
+        "characters, which would mix two encodings in one file; convert it with "
+        f"`iconv -f LATIN1 -t UTF-8 {bib.path} > {bib.path.stem}-utf8.bib`, or set "
+        '`style = "bibtex"` in [bibtex] to write ASCII (nothing was written)',
+        line=bib.not_utf8_line,
+    )
+
+
+def _without_undecodable(text: str) -> str:
+    """Drop the surrogate escapes that stand for a non-UTF-8 file's own bytes."""
+    if text.isascii():
+        return text
+    return "".join(ch for ch in text if not "\udc80" <= ch <= "\udcff")
 
 
 def _tags_edit(
@@ -224,6 +260,7 @@ def retag_in_place(
             if additions:
                 edits.append(_tags_edit(bib, entry, additions, ascii_only=ascii_only))
                 outcome.changed.append((entry.key, additions))
+        _check_encoding(bib, [replacement for _, _, replacement in edits])
         if edits and not dry_run:
             write_atomic(path, bib.encode(replace_spans(bib.text, edits)))
             outcome.written = True
@@ -378,6 +415,7 @@ def resolve_in_place(
             paper = replace(result.paper, tags=merge_tags(plain_tags(entry), result.paper.tags))
             edits.append((entry.start, entry.end, _format(paper, entry.key, options, bib.eol)))
             outcome.resolved.append((entry.key, paper))
+        _check_encoding(bib, [replacement for _, _, replacement in edits])
         if edits and not dry_run:
             write_atomic(path, bib.encode(replace_spans(bib.text, edits)))
             outcome.written = True

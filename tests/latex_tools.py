@@ -221,3 +221,52 @@ def _collect_biber(result: CompileResult) -> None:
             result.errors.append(f"biber: {line}")
         elif "] WARN - " in line:
             result.warnings.append(f"biber: {line}")
+
+
+# A style that writes one `K:<key>` line per entry BibTeX reads, whatever its type (every type
+# falls back to `default.type`), so the .bbl lists exactly the entries of the .bib.
+_KEYS_BST = """ENTRY {} {} {}
+FUNCTION {default.type} { "K:" cite$ * write$ newline$ }
+READ
+ITERATE {call.type$}
+"""
+_BIBTEX_ERROR = re.compile(r"---line \d+ of file|^Illegal end of database file", re.MULTILINE)
+
+
+@dataclass
+class BibtexReading:
+    """What real bibtex read from a .bib: the keys in file order and its error messages."""
+
+    keys: list[str]
+    errors: list[str]
+    blg: str
+
+
+def bibtex_reads(data: bytes, workdir: Path) -> BibtexReading:
+    """Run real bibtex over `data` with `\\citation{*}` and a style that lists every key."""
+    require_tools("bibtex")
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "refs.bib").write_bytes(data)
+    (workdir / "keys.bst").write_text(_KEYS_BST)
+    (workdir / "doc.aux").write_text("\\citation{*}\n\\bibdata{refs}\n\\bibstyle{keys}\n")
+    env = _environment(workdir, None)
+    env.pop("max_print_line", None)
+    subprocess.run(
+        ["bibtex", "-terse", "doc"],
+        cwd=workdir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=TIMEOUT_SECONDS,
+        check=False,
+    )
+    bbl = (workdir / "doc.bbl").read_bytes().decode("latin-1")
+    blg = (workdir / "doc.blg").read_bytes().decode("latin-1")
+    lines = blg.splitlines()
+    errors = [
+        f"{lines[i - 1] if i else ''} {line}".strip()
+        for i, line in enumerate(lines)
+        if _BIBTEX_ERROR.search(line) and "cross reference" not in lines[i - 1 if i else 0]
+    ]
+    keys = [line[2:] for line in bbl.split("\n") if line.startswith("K:")]
+    return BibtexReading(keys=keys, errors=errors, blg=blg)

@@ -15,6 +15,7 @@ from readlist.bibfile import (
     read_bib,
     replace_spans,
     set_field,
+    wide_encoding,
     write_atomic,
 )
 from readlist.errors import BibFileError
@@ -72,12 +73,59 @@ def test_index_matches_the_arxiv_doi_of_an_entry() -> None:
     assert BibIndex(entries).find(arxiv_id=ArxivId("2504.10479"))[0].key == "k"
 
 
-def test_malformed_file_is_refused_with_its_line(tmp_path: Path) -> None:
+def test_block_bibtexparser_cannot_read_is_skipped_and_described() -> None:
     text = "@misc{ok, title = {Fine}}\n\n@misc{broken,\n  title = {Unclosed\n\n@misc{next, title={x}}\n"
-    with pytest.raises(BibFileError) as info:
-        parse_entries(text, tmp_path / "bad.bib")
-    assert info.value.line == 3
-    assert str(info.value).startswith(f"{tmp_path / 'bad.bib'}:3: cannot parse `@misc{{broken,`")
+    problems: list[tuple[int, str]] = []
+    keys = [e.key for e in parse_entries(text, "bad.bib", problems=problems)]
+    assert keys[0] == "ok"
+    assert problems and problems[0][0] == 3
+    assert problems[0][1].startswith("cannot parse `@misc{broken,`")
+
+
+def test_comment_bodies_may_hold_any_braces() -> None:
+    text = (
+        "@comment{ a } b { }\n@comment{ unbalanced { here\n@COMMENT( ) } {\n@misc{a, title={A}}\n"
+    )
+    problems: list[tuple[int, str]] = []
+    entries = parse_entries(text, "x.bib", problems=problems)
+    assert [e.key for e in entries] == ["a"]
+    assert entries[0].fields["title"] == "A"
+    assert problems == []
+
+
+@pytest.mark.parametrize("entry_type", ["commentary", "Comments", "commentx"])
+def test_types_that_only_start_with_comment_are_entries(entry_type: str) -> None:
+    text = f"@{entry_type}{{k,\n  title = {{Said}},\n  year = 2020\n}}\n@misc{{a, title={{A}}}}\n"
+    entries = parse_entries(text, "x.bib")
+    assert [(e.key, e.entry_type) for e in entries] == [("k", entry_type.lower()), ("a", "misc")]
+    assert entries[0].fields == {"title": "Said", "year": "2020"}
+    assert text[entries[0].start : entries[0].end].endswith("2020\n}")
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        "  % a comment\n",
+        "  % year = 1999,\n",
+        "% two\n% lines, with = signs\n",
+        "  %\n",
+    ],
+)
+def test_percent_lines_between_fields_are_comments(between: str) -> None:
+    text = "@article{x,\n  title = {T},\n" + between + "  year = 2020,\n  note = {50% off}\n}\n"
+    entries = parse_entries(text, "x.bib")
+    assert [e.key for e in entries] == ["x"]
+    assert entries[0].fields == {"title": "T", "year": "2020", "note": "50% off"}
+    assert text[entries[0].start : entries[0].end] == text.rstrip("\n")
+
+
+def test_percent_comment_with_a_brace_never_gives_a_wrong_value() -> None:
+    text = "@article{x,\n  title={T}, % a {comment\n  year = 2020,\n}\n@misc{y}\n"
+    problems: list[tuple[int, str]] = []
+    entries = parse_entries(text, "x.bib", problems=problems)
+    for entry in entries:
+        assert entry.fields.get("year") in (None, "2020")
+    assert "y" in [e.key for e in entries]
 
 
 def test_comment_block_that_does_not_close_is_not_an_error() -> None:
@@ -114,6 +162,52 @@ def test_read_bib_missing_directory_and_binary(tmp_path: Path) -> None:
     (tmp_path / "bin.bib").write_bytes(b"\x00\x01\x02@misc{")
     with pytest.raises(BibFileError, match="binary"):
         read_bib(tmp_path / "bin.bib")
+
+
+SMALL = "@misc{a,\n  title = {Caf\u00e9 and more text to tell the encoding by}\n}\n"
+
+
+@pytest.mark.parametrize(
+    ("codec", "bom", "described", "iconv"),
+    [
+        ("utf-16-le", b"\xff\xfe", "UTF-16 (little-endian, with BOM)", "UTF-16"),
+        ("utf-16-be", b"\xfe\xff", "UTF-16 (big-endian, with BOM)", "UTF-16"),
+        ("utf-16-le", b"", "UTF-16 (little-endian, no BOM)", "UTF-16LE"),
+        ("utf-16-be", b"", "UTF-16 (big-endian, no BOM)", "UTF-16BE"),
+        ("utf-32-le", b"\xff\xfe\x00\x00", "UTF-32 (little-endian, with BOM)", "UTF-32"),
+        ("utf-32-be", b"\x00\x00\xfe\xff", "UTF-32 (big-endian, with BOM)", "UTF-32"),
+        ("utf-32-le", b"", "UTF-32 (little-endian, no BOM)", "UTF-32LE"),
+        ("utf-32-be", b"", "UTF-32 (big-endian, no BOM)", "UTF-32BE"),
+    ],
+)
+def test_utf16_and_utf32_files_are_refused_with_how_to_convert(
+    tmp_path: Path, codec: str, bom: bytes, described: str, iconv: str
+) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_bytes(bom + SMALL.encode(codec))
+    assert wide_encoding(path.read_bytes()) is not None
+    with pytest.raises(BibFileError) as info:
+        read_bib(path)
+    assert str(info.value) == (
+        f"{path}: is {described} text, which BibTeX cannot read; convert it to UTF-8 with "
+        f"`iconv -f {iconv} -t UTF-8 {path} > refs-utf8.bib` and use that file "
+        "(nothing was written)"
+    )
+
+
+@pytest.mark.parametrize("codec", ["utf-8", "latin-1", "cp1252"])
+def test_eight_bit_files_are_not_taken_for_wide_ones(codec: str) -> None:
+    assert wide_encoding(SMALL.encode(codec)) is None
+
+
+def test_non_utf8_file_knows_its_first_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_bytes(b"@misc{a, title={A}}\n% caf\xc3\xa9\n@misc{b, title={Caf\xe9}}\n")
+    bib = read_bib(path)
+    assert bib.not_utf8_line == 3
+    assert [e.key for e in bib.entries] == ["a", "b"]
+    path.write_bytes(SMALL.encode("utf-8"))
+    assert read_bib(path).not_utf8_line is None
 
 
 def test_field_spans_and_set_field_edit_only_the_value() -> None:
@@ -167,11 +261,12 @@ def test_write_atomic_keeps_mode_and_leaves_no_temp(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name)
 def test_corpus_files_parse_or_are_refused_with_a_line(path: Path) -> None:
-    if path.name.startswith("malformed"):
-        with pytest.raises(BibFileError) as info:
+    if wide_encoding(path.read_bytes()):
+        with pytest.raises(BibFileError, match=r"is UTF-16 .* `iconv -f UTF-16"):
             read_bib(path)
-        assert info.value.line and info.value.line > 1
         return
     bib = read_bib(path)
+    if path.name.startswith("malformed"):
+        assert bib.problems and all(line > 1 for line, _ in bib.problems)
     assert bib.entries
     assert bib.encode() == path.read_bytes()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 from conftest import corpus_files, listing_files
 
-from readlist.bibfile import read_bib
+from readlist.bibfile import read_bib, wide_encoding
+from readlist.bibreader import read_like_bibtex
 from readlist.cli import cli
 
 LISTING = """new
@@ -230,23 +232,91 @@ def test_malformed_config_is_one_error_line(workdir: Path, isolated_env: Path) -
     assert not (workdir / "refs.bib").exists()
 
 
-def test_malformed_bib_is_refused_untouched(workdir: Path, data: Path) -> None:
+def test_bib_that_would_swallow_the_new_entry_is_refused_untouched(workdir: Path) -> None:
     bad = workdir / "bad.bib"
-    original = (data / "corpora/bib/malformed_syntax_errors.bib").read_bytes()
+    original = b'@misc{ok, title={Fine}}\n\n@article{x,\n  title = "A \\{ brace",\n}\n'
     bad.write_bytes(original)
     result = run("add", "listing.txt", "--all", "--offline", "--bib", "bad.bib")
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: bad.bib:")
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        'Error: bad.bib:4: the `"` opening field `title` of `@article{x` (line 3) is never '
+        'closed by a matching `"` (in a .bib a backslash does not escape a brace: write '
+        "`{\\{}`): BibTeX reads the rest of the file into it, so BibTeX would not see a new "
+        "entry; fix the file (nothing was written)\n"
+    )
     assert bad.read_bytes() == original
 
 
-@pytest.mark.parametrize("path", corpus_files(well_formed=True), ids=lambda p: p.name)
+def test_malformed_corpus_file_is_refused_where_bibtex_loses_the_rest(
+    workdir: Path, data: Path
+) -> None:
+    # Line 15 is `@string{ foo = "foo{" }`: the `{` never closes, so real bibtex reads the
+    # rest of the file, and anything appended, into that string ("Illegal end of database").
+    target = workdir / "bad.bib"
+    original = (data / "corpora/bib/malformed_syntax_errors.bib").read_bytes()
+    target.write_bytes(original)
+    result = run("add", "listing.txt", "--all", "--offline", "--bib", "bad.bib")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        'Error: bad.bib:15: the `"` opening field `foo` of `@string{ foo` (line 15) is never closed'
+    )
+    assert target.read_bytes() == original
+
+
+def test_bib_with_errors_bibtex_reads_past_is_appended(workdir: Path) -> None:
+    # BibTeX reports errors here (a `}` that closes nothing in a quoted value, a missing `,`)
+    # but reads on to the end of the file, so a new entry is seen.
+    target = workdir / "bad.bib"
+    original = b'@string{ foo = "foo }\n\n@book{key,\n\tauthor = "An Author"\n\ttitle = "T"\n}\n'
+    target.write_bytes(original)
+    result = run("add", "listing.txt", "--all", "--offline", "--bib", "bad.bib")
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes().startswith(original)
+
+
+def test_dry_run_refuses_the_same_way(workdir: Path) -> None:
+    bad = workdir / "bad.bib"
+    original = b"@misc{ok, title={Fine}}\n\n@article{x,\n  title = {Open,\n"
+    bad.write_bytes(original)
+    result = run("add", "listing.txt", "--all", "--offline", "--dry-run", "--bib", "bad.bib")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: bad.bib:4: the `{` opening field `title` of ")
+    assert bad.read_bytes() == original
+
+
+def test_utf16_bib_is_refused_with_the_conversion(workdir: Path) -> None:
+    original = "@misc{a, title={A}}\n".encode("utf-16")
+    (workdir / "wide.bib").write_bytes(original)
+    result = run("add", "listing.txt", "--all", "--offline", "--bib", "wide.bib")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: wide.bib: is UTF-16 (little-endian, with BOM) text, which BibTeX cannot read; "
+        "convert it to UTF-8 with `iconv -f UTF-16 -t UTF-8 wide.bib > wide-utf8.bib` and use "
+        "that file (nothing was written)\n"
+    )
+    assert (workdir / "wide.bib").read_bytes() == original
+
+
+@pytest.mark.parametrize("path", corpus_files(), ids=lambda p: getattr(p, "name", p))
 def test_add_keeps_every_byte_of_each_corpus_file(workdir: Path, path: Path) -> None:
     target = workdir / path.name
     original = path.read_bytes()
     target.write_bytes(original)
     result = run("add", "listing.txt", "--all", "--offline", "--bib", str(target))
+    if wide_encoding(original):
+        assert result.exit_code == 1
+        assert "iconv -f UTF-16" in result.stderr
+        assert target.read_bytes() == original
+        return
+    if read_like_bibtex(read_bib(target).text).open_at_end is not None:
+        # The file ends inside a value or entry that would swallow what we append (both
+        # legacy_ai_bibliography_paren_entries.bib and malformed_syntax_errors.bib do).
+        assert result.exit_code == 1
+        assert re.match(rf"Error: {re.escape(str(target))}:\d+: ", result.stderr)
+        assert target.read_bytes() == original
+        return
     assert result.exit_code == 0, result.output
     new = target.read_bytes()
     assert new.startswith(original)

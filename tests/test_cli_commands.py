@@ -94,6 +94,33 @@ def test_list_json_and_filters(bib: Path) -> None:
     assert [r["key"] for r in tagged] == ["zhu2025internvl3"]
 
 
+def test_list_shows_unknown_types_and_keeps_fields_past_percent_lines(tmp_path: Path) -> None:
+    path = tmp_path / "odd.bib"
+    path.write_text(
+        "@comment{ notes { with } unbalanced { braces }\n"
+        "@commentary{smith2020, title = {A Commentary}, year = 2020}\n"
+        "@article{doe2019,\n  title = {Percent Lines},\n  % year = 1999,\n  % a note\n"
+        "  year = 2019\n}\n"
+    )
+    result = run("list", "--bib", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["key"], r["year"], r["title"]) for r in rows] == [
+        ("smith2020", "2020", "A Commentary"),
+        ("doe2019", "2019", "Percent Lines"),
+    ]
+
+
+def test_list_skips_a_block_it_cannot_read_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "odd.bib"
+    path.write_text("@misc{a, title={A}}\n\n@misc{broken,\n  title {B}\n}\n\n@misc{c, title={C}}\n")
+    result = run("list", "--bib", str(path))
+    assert result.exit_code == 0, result.output
+    assert [line.split()[0] for line in result.stdout.splitlines()] == ["a", "c"]
+    assert result.stderr.startswith(f"warning: {path}:3: cannot parse `@misc{{broken,`: ")
+    assert result.stderr.endswith("; skipped\n2 entries, 0 unresolved\n")
+
+
 def test_list_missing_bib_and_no_bib(tmp_path: Path) -> None:
     result = run("list", "--bib", str(tmp_path / "none.bib"))
     assert result.exit_code == 1

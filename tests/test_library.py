@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from readlist.bibfile import read_bib
-from readlist.errors import SelectionError
-from readlist.library import BibOptions, add_papers, resolve_in_place
+from readlist.errors import BibFileError, SelectionError
+from readlist.library import BibOptions, add_papers, resolve_in_place, retag_in_place
 from readlist.models import ArxivId, Listing, Paper
 from readlist.resolve import Resolution, paper_from_listing
 from readlist.select import parse_pick, select
@@ -257,3 +257,51 @@ def test_same_title_different_arxiv_ids_are_two_papers(tmp_path: Path) -> None:
     # the title alone, or one of the two IDs, still finds an entry already there
     again = add_papers(path, [paper("Scaling Laws"), twins[1]], BibOptions())
     assert again.added == [] and len(again.present) == 2
+
+
+LATIN1 = b"% Fran\xe7ais\n@misc{a,\n  title = {Caf\xe9}\n}\n"
+
+
+def test_latin1_file_gets_ascii_entries_in_its_own_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_bytes(LATIN1)
+    new = paper("Über Café Models", authors=("José Müller",), year=2024, resolved=True)
+    outcome = add_papers(path, [new], BibOptions(style="bibtex"))
+    data = path.read_bytes()
+    assert data.startswith(LATIN1)
+    appended = data[len(LATIN1) :]
+    assert appended.isascii() and outcome.added
+    assert b'\\"' in appended or b"{\\" in appended  # accents as LaTeX escapes
+    data.decode("latin-1")  # still one 8-bit encoding throughout
+
+
+def test_latin1_file_refuses_utf8_entries_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_bytes(LATIN1)
+    new = paper("Über Café Models", authors=("José Müller",), year=2024, resolved=True)
+    with pytest.raises(BibFileError) as info:
+        add_papers(path, [new], BibOptions(style="biblatex"))
+    assert info.value.line == 1
+    assert "is not UTF-8" in str(info.value) and "iconv -f LATIN1 -t UTF-8" in str(info.value)
+    assert path.read_bytes() == LATIN1
+
+
+def test_latin1_file_takes_plain_ascii_entries_in_any_style(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_bytes(LATIN1)
+    add_papers(path, [paper("Plain Title", year=2024)], BibOptions(style="biblatex"))
+    assert path.read_bytes().startswith(LATIN1)
+    assert path.read_bytes()[len(LATIN1) :].isascii()
+
+
+def test_retag_of_a_latin1_file_writes_ascii_tags_or_refuses(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_bytes(LATIN1)
+    with pytest.raises(BibFileError, match="is not UTF-8"):
+        retag_in_place(path, lambda title, abstract: ["café"], ascii_only=False)
+    assert path.read_bytes() == LATIN1
+    outcome = retag_in_place(path, lambda title, abstract: ["café"], ascii_only=True)
+    assert outcome.written
+    data = path.read_bytes()
+    assert b"title = {Caf\xe9}" in data and b"keywords = {caf{\\'e}}" in data
+    assert data.replace(b"\xe9", b"").replace(b"\xe7", b"").isascii()
