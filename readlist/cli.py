@@ -21,6 +21,7 @@ import click
 
 from readlist import __version__
 from readlist.errors import InputError, ReadlistError
+from readlist.models import dated
 
 if TYPE_CHECKING:
     from readlist.config import Config
@@ -506,7 +507,7 @@ def add(
     with _resolver(config, offline=offline, refresh=refresh) as (resolver, requests):
         resolutions = resolver.resolve(chosen)
     reasons = {id(r.listing): r for r in resolutions}
-    papers = _tagged([r.paper for r in resolutions], config, tags)
+    papers = _tagged([dated(r.paper, config.zotero.date) for r in resolutions], config, tags)
     code = 0
     keys: dict[int, str] = {}
     if to_bib:
@@ -637,7 +638,9 @@ def resolve(state: AppState, bib: Path | None, offline: bool, refresh: bool, dry
     config = state.config(**{"library.bib": bib})
     path = _existing_bib(config)
     with _resolver(config, offline=offline, refresh=refresh) as (resolver, _):
-        outcome = resolve_in_place(path, resolver, config.bibtex, dry_run=dry_run)
+        outcome = resolve_in_place(
+            path, resolver, config.bibtex, dry_run=dry_run, date=config.zotero.date
+        )
     for key, paper in outcome.resolved:
         _err(f"resolved: {key}  arXiv:{paper.arxiv_id}  {paper.title}")
     for key, reason in outcome.unresolved:

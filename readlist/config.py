@@ -25,6 +25,7 @@ from readlist.errors import ConfigError
 from readlist.tags import check_tag, compile_rules
 
 ARXIV_API_URL = "https://export.arxiv.org/api/query"
+ARXIV_PDF_URL = "https://arxiv.org/pdf"
 HF_API_URL = "https://huggingface.co/api"
 ZOTERO_API_URL = "https://api.zotero.org"
 # arXiv's API terms of use: no more than one request every three seconds.
@@ -39,6 +40,7 @@ COMMAND_LINE = "command line"
 Destination = Literal["bib", "zotero", "both"]
 BibStyle = Literal["bibtex", "biblatex"]
 LibraryType = Literal["user", "group"]
+DateChoice = Literal["first", "latest"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class ArxivConfig:
     delay_seconds: float = ARXIV_MIN_DELAY
     timeout_seconds: float = 30.0
     contact: str = ""  # an e-mail address or URL for the User-Agent
+    pdf_url: str = ARXIV_PDF_URL  # where `--attach-pdf` downloads <pdf_url>/<id> from
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,9 @@ class ZoteroConfig:
     library_type: LibraryType = "user"
     api_key: str = field(default="", repr=False)
     collection: str = ""
+    # Which arXiv version dates a paper: "first" (v1, as the arXiv ID does) or "latest".
+    # Drives the Zotero item's date and the BibTeX year/month alike.
+    date: DateChoice = "first"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,6 +149,7 @@ _SCHEMA: dict[str, dict[str, _Option]] = {
     },
     "arxiv": {
         "api_url": _Option("url"),
+        "pdf_url": _Option("url"),
         "delay_seconds": _Option("number"),
         "timeout_seconds": _Option("number"),
         "contact": _Option("line"),
@@ -158,6 +165,7 @@ _SCHEMA: dict[str, dict[str, _Option]] = {
         "library_type": _Option("choice", ("user", "group")),
         "api_key": _Option("line", secret=True),
         "collection": _Option("line"),
+        "date": _Option("choice", ("first", "latest")),
     },
     "cache": {
         "dir": _Option("path"),
@@ -170,6 +178,7 @@ ENV_VARS: dict[str, str] = {
     "READLIST_CACHE_DIR": "cache.dir",
     "READLIST_BIB": "library.bib",
     "READLIST_ARXIV_API_URL": "arxiv.api_url",
+    "READLIST_ARXIV_PDF_URL": "arxiv.pdf_url",
     "READLIST_ARXIV_DELAY": "arxiv.delay_seconds",
     "READLIST_HF_API_URL": "huggingface.api_url",
     "HF_TOKEN": "huggingface.token",
@@ -484,6 +493,7 @@ def _build(
     )
     arxiv = ArxivConfig(
         api_url=get("arxiv.api_url", ARXIV_API_URL),
+        pdf_url=get("arxiv.pdf_url", ARXIV_PDF_URL),
         delay_seconds=float(get("arxiv.delay_seconds", ARXIV_MIN_DELAY)),
         timeout_seconds=float(get("arxiv.timeout_seconds", ArxivConfig.timeout_seconds)),
         contact=get("arxiv.contact", ""),
@@ -499,6 +509,7 @@ def _build(
         library_type=get("zotero.library_type", "user"),
         api_key=get("zotero.api_key", ""),
         collection=get("zotero.collection", ""),
+        date=get("zotero.date", "first"),
     )
     cache_dir = get("cache.dir", None) or default_cache_dir(env)
     return Config(

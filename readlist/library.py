@@ -252,8 +252,13 @@ def resolve_in_place(
     options: BibOptions,
     *,
     dry_run: bool = False,
+    date: str = "first",
 ) -> ResolveOutcome:
-    """Complete the entries added unresolved, keeping their keys and everything else."""
+    """Complete the entries added unresolved, keeping their keys and everything else.
+
+    `date` ("first" or "latest") says which arXiv version dates the entries (year, month).
+    """
+    from readlist.models import dated
     from readlist.tags import merge_tags
 
     outcome = ResolveOutcome(path=path)
@@ -268,7 +273,9 @@ def resolve_in_place(
             if not result.resolved:
                 outcome.unresolved.append((entry.key, result.reason or "not found"))
                 continue
-            paper = replace(result.paper, tags=merge_tags(plain_tags(entry), result.paper.tags))
+            paper = replace(
+                dated(result.paper, date), tags=merge_tags(plain_tags(entry), result.paper.tags)
+            )
             edits.append((entry.start, entry.end, _format(paper, entry.key, options, bib.eol)))
             outcome.resolved.append((entry.key, paper))
         if edits and not dry_run:

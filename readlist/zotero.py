@@ -27,6 +27,7 @@ cache directory, keyed by library version, and kept current with `?since=` reads
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import os
 import re
@@ -35,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,7 +48,7 @@ from readlist.config import ZoteroConfig
 from readlist.errors import ApiError
 from readlist.http import retry_after as http_retry_after
 from readlist.ids import find_arxiv_ids, parse_arxiv_id
-from readlist.models import ArxivId, Paper
+from readlist.models import ArxivId, Paper, Venue
 
 T = TypeVar("T")
 
@@ -66,7 +68,7 @@ MAX_WAIT_SECONDS = 300.0
 MAX_PRECONDITION_ROUNDS = 8
 # The same for creating a collection path (each round: one listing, one conditional create).
 MAX_COLLECTION_ROUNDS = 10
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: items keep their citationKey
 
 AUTH_MESSAGE = (
     "invalid key or no write access: check ZOTERO_API_KEY (or [zotero] api_key) and that "
@@ -89,12 +91,9 @@ _INDEX_FIELDS = (
     "url",
     "archiveID",
     "extra",
+    "citationKey",
     "collections",
     "tags",
-)
-_NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
-_PARTICLES = frozenset(
-    {"van", "von", "der", "den", "de", "del", "della", "da", "di", "du", "dos", "das", "la", "le"}
 )
 _CITATION_KEY_RE = re.compile(r"^\s*Citation Key:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 _EXTRA_DOI_RE = re.compile(r"^\s*DOI:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
@@ -172,7 +171,8 @@ BASE_PROPERTIES = frozenset(
         "dateModified",
     }
 )
-_OBJECT_KEY_RE = re.compile(r"[23456789ABCDEFGHIJKLMNPQRSTUVWXYZ]{8}")
+_KEY_ALPHABET = "23456789ABCDEFGHIJKLMNPQRSTUVWXYZ"
+_OBJECT_KEY_RE = re.compile(rf"[{_KEY_ALPHABET}]{{8}}")
 
 
 class ZoteroError(ApiError):
@@ -235,16 +235,25 @@ class SyncReport:
 
 
 def paper_to_item(
-    paper: Paper, citekey: str, tags: Sequence[str], collection_keys: Sequence[str]
+    paper: Paper,
+    citekey: str,
+    tags: Sequence[str],
+    collection_keys: Sequence[str],
+    *,
+    access_date: str | None = None,
 ) -> dict[str, Any]:
     """Build the Zotero item Zotero's own arXiv import would make, plus tags and citation key.
 
-    A paper with an arXiv ID becomes a `preprint` (repository arXiv, archive ID, arXiv DOI,
-    abs URL, `arXiv:<id> [<primary>]` in Extra); one known only by its published DOI
-    becomes a `journalArticle`. Extra ends with `Citation Key: <citekey>` (the Better BibTeX
-    convention), so the key survives a round trip through Zotero.
+    A paper whose arXiv record names a published DOI becomes a `journalArticle` (or a
+    `conferencePaper` when its journal reference names proceedings) with that DOI and the
+    venue read from the reference, keeping the arXiv ID in Extra and the abs URL; any other
+    paper with an arXiv ID is a `preprint` (repository arXiv, archive ID, arXiv DOI). The key
+    goes into the native `citationKey` field (which Better BibTeX 8+ reads); Extra carries a
+    `Citation Key:` line only for an item type without that field. arXiv categories become
+    automatic tags (type 1), as Zotero's translator names them (the raw code, `cs.CL`).
     """
     aid = paper.arxiv_id
+    item_type, venue = _item_type(paper)
     extra: list[str] = []
     if aid is not None:
         head = f"arXiv:{aid.id}"
@@ -252,63 +261,235 @@ def paper_to_item(
         if paper.primary_category and not aid.is_old_style:
             head += f" [{paper.primary_category}]"
         extra.append(head)
-    if citekey.strip():
-        extra.append(f"Citation Key: {citekey.strip()}")
+    title = " ".join(paper.title.split())
     item: dict[str, Any] = {
-        "itemType": "preprint" if aid is not None else "journalArticle",
-        "title": " ".join(paper.title.split()),
+        "itemType": item_type,
+        "title": title,
         "creators": [c for c in (split_creator(name) for name in paper.authors) if c],
     }
     if paper.abstract and paper.abstract.strip():
         item["abstractNote"] = paper.abstract.strip()
-    date = _paper_date(paper)
+    date = _paper_date(paper, venue)
     if date:
         item["date"] = date
-    if aid is not None:
-        item.update(
-            {
-                "repository": "arXiv",
-                "archiveID": f"arXiv:{aid.id}",
-                "DOI": aid.doi,
-                "url": aid.abs_url,
-                "libraryCatalog": "arXiv.org",
-            }
-        )
+    short = short_title(title)
+    if short:
+        item["shortTitle"] = short
+    if item_type == "preprint" and aid is not None:
+        item.update({"repository": "arXiv", "archiveID": f"arXiv:{aid.id}", "DOI": aid.doi})
     elif paper.doi:
         item["DOI"] = paper.doi
+    if venue is not None:
+        item["proceedingsTitle" if item_type == "conferencePaper" else "publicationTitle"] = (
+            venue.name
+        )
+        for name, value in (("volume", venue.volume), ("issue", venue.issue)):
+            if value:
+                item[name] = value
+        if venue.pages:
+            item["pages"] = venue.pages
+    if aid is not None:
+        item["url"] = aid.abs_url
+        item["libraryCatalog"] = "arXiv.org"
+    elif paper.doi:
         item["url"] = f"https://doi.org/{paper.doi}"
+    if access_date and "url" in item:
+        item["accessDate"] = access_date
+    key = citekey.strip()
+    if key and "citationKey" in ITEM_TYPE_FIELDS.get(item_type, ()):
+        item["citationKey"] = key
+    elif key:
+        extra.append(f"Citation Key: {key}")
     if extra:
         item["extra"] = "\n".join(extra)
-    item["tags"] = [{"tag": tag} for tag in _clean_tags(tags)]
+    manual = _clean_tags(tags)
+    automatic = [c for c in _clean_tags(paper.categories) if c not in manual]
+    item["tags"] = [{"tag": tag} for tag in manual] + [{"tag": tag, "type": 1} for tag in automatic]
     item["collections"] = list(collection_keys)
     item["relations"] = {}
     return item
 
 
+def paper_children(paper: Paper) -> list[dict[str, Any]]:
+    """The child items Zotero's arXiv import adds: the `Comment:` note and the PDF link.
+
+    Each lacks its `parentItem`, which the caller sets. The PDF is a linked URL (nothing is
+    stored in Zotero's file storage); `--attach-pdf` uploads the file itself.
+    """
+    children: list[dict[str, Any]] = []
+    comment = " ".join((paper.comment or "").split())
+    if comment:
+        children.append(
+            {
+                "itemType": "note",
+                "note": f"Comment: {html.escape(comment, quote=False)}",
+                "tags": [],
+                "relations": {},
+            }
+        )
+    if paper.arxiv_id is not None:
+        children.append(
+            {
+                "itemType": "attachment",
+                "linkMode": "linked_url",
+                "title": "Preprint PDF",
+                "url": pdf_url(paper.arxiv_id),
+                "contentType": "application/pdf",
+                "tags": [],
+                "relations": {},
+            }
+        )
+    return children
+
+
+def pdf_url(aid: ArxivId, base: str = "https://arxiv.org/pdf") -> str:
+    """The URL of a paper's latest PDF on arXiv (or a mirror at `base`)."""
+    return f"{base.rstrip('/')}/{aid.id}"
+
+
+def short_title(title: str) -> str:
+    """The short title Zotero derives: the part before a subtitle (`BERT` of `BERT: Pre-...`)."""
+    match = re.match(r"^(.+?)\s*[:?!]\s+\S", title)
+    if match is None:
+        return ""
+    head = match.group(1).strip()
+    return head if head and head != title else ""
+
+
+def _item_type(paper: Paper) -> tuple[str, Venue | None]:
+    """The item type and venue: journal/conference only when a published DOI is known."""
+    from readlist.venue import is_conference, parse_journal_ref
+
+    if paper.arxiv_id is not None and not paper.doi:
+        return "preprint", None
+    venue = paper.venue or parse_journal_ref(paper.journal_ref, paper.doi)
+    if venue is not None:
+        kind = "conferencePaper" if venue.kind == "conference" else "journalArticle"
+        return kind, venue
+    if is_conference(paper.journal_ref, paper.doi):
+        return "conferencePaper", None
+    return "journalArticle", None
+
+
+_ORGANISATION_RE = re.compile(
+    r"(?i)\b(?:collaboration|team|consortium|group|lab|laboratory|labs|inc|ltd|llc|corp|"
+    r"corporation|institute|university|project|initiative|committee|organi[sz]ation|"
+    r"foundation|council|society|association|alliance|network|centre|center)\b\.?"
+)
+# Name particles that belong to the family name ("van der Putten", "de la Cruz", "Ó Briain").
+_LOWER_PARTICLES = frozenset(
+    [
+        "van",
+        "von",
+        "der",
+        "den",
+        "de",
+        "del",
+        "della",
+        "dello",
+        "dei",
+        "degli",
+        "da",
+        "dal",
+        "dalla",
+        "di",
+        "du",
+        "dos",
+        "das",
+        "do",
+        "la",
+        "le",
+        "les",
+        "lo",
+        "ter",
+        "ten",
+        "te",
+        "op",
+        "zu",
+        "zur",
+        "af",
+        "av",
+        "bin",
+        "ibn",
+        "bint",
+        "al",
+        "el",
+        "y",
+        "e",
+        "d'",
+        "l'",
+    ]
+)
+_CAPITAL_PARTICLES = frozenset(
+    [
+        "Van",
+        "Von",
+        "De",
+        "Del",
+        "Della",
+        "Da",
+        "Dal",
+        "Dalla",
+        "Di",
+        "Du",
+        "Dos",
+        "Das",
+        "Ter",
+        "Ten",
+        "Ó",
+        "Ní",
+        "Nic",
+        "Ua",
+        "Mac",
+        "Al",
+        "El",
+    ]
+)
+
+
 def split_creator(name: str, creator_type: str = "author") -> dict[str, str] | None:
     """Split a display name ("First Middle Last") into a Zotero creator.
 
-    One word stays whole (`{"name": ...}`); a lowercase particle joins the last name
-    ("van Gogh"); a suffix goes after the first name with a comma ("Martin Luther, Jr."),
-    as Zotero's documentation asks.
+    Particles join the family name, lowercase ("Vincent van Gogh", "Juan de la Cruz") or
+    capitalized ("Daniel Van der Putten", "Dara Ó Briain"), which Zotero's own split at the
+    last space gets wrong. A suffix goes after the first name with a comma ("Martin Luther,
+    Jr."), as Zotero's documentation asks. Only organisations ("The ATLAS Collaboration",
+    "OpenAI") get a single-field name; a one-word personal name is a last name.
     """
     name = " ".join(name.split())
     if not name:
         return None
+    if _is_organisation(name):
+        return {"creatorType": creator_type, "name": name}
     suffix = ""
     match = re.fullmatch(r"(.+?),?\s+(Jr\.?|Sr\.?|II|III|IV)", name)
     if match and " " in match.group(1):
         name, suffix = match.group(1), match.group(2)
     words = name.split(" ")
     if len(words) == 1:
-        return {"creatorType": creator_type, "name": name}
+        return {"creatorType": creator_type, "firstName": "", "lastName": name}
     cut = len(words) - 1
-    while cut > 1 and words[cut - 1] in _PARTICLES:
+    while cut > 1 and (words[cut - 1] in _LOWER_PARTICLES or words[cut - 1] in _CAPITAL_PARTICLES):
         cut -= 1
+    # A lowercase particle starts the family name even before more names ("da Silva Santos").
+    cut = next((i for i in range(1, cut) if words[i] in _LOWER_PARTICLES), cut)
     first = " ".join(words[:cut])
     if suffix:
         first += f", {suffix}"
     return {"creatorType": creator_type, "firstName": first, "lastName": " ".join(words[cut:])}
+
+
+def _is_organisation(name: str) -> bool:
+    """Tell an organisation ("Gemini Team", "DeepSeek-AI", "OpenAI") from a person's name."""
+    if _ORGANISATION_RE.search(name):
+        return True
+    if " " in name:
+        return False
+    # One word: a person's name unless it is written like a brand (OpenAI, GPT4, NVIDIA).
+    letters = re.sub(r"[^A-Za-z]", "", name)
+    camel = re.search(r"[a-z][A-Z]", name) is not None
+    shouting = len(letters) >= 3 and letters.isupper()
+    return camel or shouting or any(ch.isdigit() for ch in name)
 
 
 def validate_item(item: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> list[str]:
@@ -531,6 +712,7 @@ class _Op:
     job: _Job
     payload: dict[str, Any]
     what: str = ""  # for updates: what changes
+    child: bool = False  # a note or attachment created with its parent, in the same request
 
 
 @dataclass
@@ -593,6 +775,7 @@ class ZoteroLibrary:
         timeout: float = DEFAULT_TIMEOUT,
         max_attempts: int = MAX_ATTEMPTS,
         max_wait: float = MAX_WAIT_SECONDS,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self._secret = config.api_key.strip()
         _check_settings(config)
@@ -605,6 +788,7 @@ class ZoteroLibrary:
         self._sleep = sleep
         self._on_request = on_request
         self._clock = clock
+        self._now = now or partial(datetime.now, UTC)
         self._max_attempts = max(1, max_attempts)
         self._max_wait = max_wait
         self._wait_until = 0.0
@@ -1020,13 +1204,13 @@ class ZoteroLibrary:
             creates, updates = self._plan(pending, collection, label, report)
             if report.dry_run:
                 report.updated += [(op.job.citekey, op.payload["key"], op.what) for op in updates]
-                report.created += [(op.job.citekey, None) for op in creates]
+                report.created += [(op.job.citekey, None) for op in creates if not op.child]
                 return
             try:
                 for start in range(0, len(updates), MAX_BATCH):
                     self._write_batch(updates[start : start + MAX_BATCH], report, create=False)
-                for start in range(0, len(creates), MAX_BATCH):
-                    self._write_batch(creates[start : start + MAX_BATCH], report, create=True)
+                for batch in _batches(creates):
+                    self._write_batch(batch, report, create=True)
             except _Precondition as problem:
                 rounds += 1
                 pending = [job for job in pending if not job.settled]
@@ -1054,8 +1238,7 @@ class ZoteroLibrary:
         for job in pending:
             data = self._match_data(job.paper, collection)
             if data is None:
-                keys = [collection] if collection else []
-                creates.append(_Op(job, paper_to_item(job.paper, job.citekey, job.tags, keys)))
+                creates += self._create_ops(job, [collection] if collection else [])
             else:
                 changes, what = _changes(data, collection, label, job.tags, self._equivalent)
                 created = job.attempted == "create"
@@ -1072,6 +1255,26 @@ class ZoteroLibrary:
                 payload = {"key": data["key"], "version": data.get("version", 0), **changes}
                 updates.append(_Op(job, payload, what))
         return creates, updates
+
+    def _create_ops(self, job: _Job, collections: list[str]) -> list[_Op]:
+        """The new item and its children (Comment note, PDF link), under a key chosen here.
+
+        Choosing the item's key lets its children name it as their parent in the same
+        request; `version: 0` says the key must be new.
+        """
+        item = paper_to_item(
+            job.paper, job.citekey, job.tags, collections, access_date=self._access_date()
+        )
+        key = new_object_key()
+        ops = [_Op(job, {"key": key, "version": 0, **item})]
+        ops += [
+            _Op(job, {**child, "parentItem": key}, child=True)
+            for child in paper_children(job.paper)
+        ]
+        return ops
+
+    def _access_date(self) -> str:
+        return self._now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def _settle_written(self, job: _Job, data: Mapping[str, Any], report: SyncReport) -> None:
         if job.attempted == "create":
@@ -1111,6 +1314,8 @@ class ZoteroLibrary:
             raise _Precondition(problem.message, uncertain=uncertain) from None
         except ZoteroError as error:
             for op in ops:
+                if op.child:
+                    continue  # its parent's failure says it all
                 reason = error.message
                 if op.job.maybe_written:
                     reason += " (the write may have gone through: sync again to check)"
@@ -1121,6 +1326,13 @@ class ZoteroLibrary:
         for position, op in enumerate(ops):
             outcome = outcomes.get(position)
             job = op.job
+            if op.child:
+                if outcome is None or outcome.status == "failed":
+                    what = "note" if op.payload.get("itemType") == "note" else "PDF link"
+                    reason = outcome.message if outcome is not None else "no report"
+                    reason = _scrub(reason, self._secret)
+                    report.warnings.append(f"{job.citekey}: its {what} was not written ({reason})")
+                continue
             if outcome is None:
                 reason = "the server did not report on this item; it may not have been written"
                 report.failed.append((job.paper.title, reason))
@@ -1708,6 +1920,28 @@ def _matching_chains(collections: list[_Collection], names: list[str]) -> list[l
     return sorted(frontier, key=lambda chain: [c.rank for c in chain])
 
 
+def new_object_key() -> str:
+    """A random Zotero object key (8 characters of Zotero's alphabet), chosen by the client."""
+    return "".join(secrets.choice(_KEY_ALPHABET) for _ in range(8))
+
+
+def _batches(ops: list[_Op]) -> Iterator[list[_Op]]:
+    """Cut create operations into requests of at most 50 objects, never splitting an item
+    from its children (a child must follow its parent in the same request)."""
+    batch: list[_Op] = []
+    for position, op in enumerate(ops):
+        if not op.child:
+            group = 1
+            while position + group < len(ops) and ops[position + group].child:
+                group += 1
+            if batch and len(batch) + group > MAX_BATCH:
+                yield batch
+                batch = []
+        batch.append(op)
+    if batch:
+        yield batch
+
+
 def _as_int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
@@ -1794,10 +2028,15 @@ def _clean_tags(tags: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(tag.strip() for tag in tags if tag and tag.strip()))
 
 
-def _paper_date(paper: Paper) -> str:
+def _paper_date(paper: Paper, venue: Venue | None = None) -> str:
+    """The item's date: the venue's year when it differs from arXiv's, else the full date."""
     year, month = paper.year, paper.month
     if year is None and paper.arxiv_id is not None and paper.arxiv_id.year_month:
         year, month = paper.arxiv_id.year_month
+    if venue is not None and venue.year is not None and venue.year != year:
+        return f"{venue.year:04d}"
+    if paper.date and (year is None or paper.date.startswith(f"{year:04d}-")):
+        return paper.date
     if year is None:
         return ""
     return f"{year:04d}-{month:02d}" if month else f"{year:04d}"

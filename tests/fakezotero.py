@@ -418,6 +418,11 @@ class Library:
     dirty: bool = True  # links/meta need recomputing (FakeZotero._fresh)
 
     @property
+    def top_items(self) -> dict[str, dict[str, Any]]:
+        """The top-level items (no notes or attachments): key -> full object."""
+        return {k: o for k, o in self.items.items() if not o["data"].get("parentItem")}
+
+    @property
     def prefix(self) -> str:
         return f"/{self.kind}s/{self.id}"
 
@@ -571,6 +576,11 @@ class FakeZotero(_FakeServer):
             return self._fresh(self.library()).items
 
     @property
+    def top_items(self) -> dict[str, dict[str, Any]]:
+        """The user library's top-level items (no notes or attachments): key -> full object."""
+        return {k: o for k, o in self.items.items() if not o["data"].get("parentItem")}
+
+    @property
     def collections(self) -> dict[str, dict[str, Any]]:
         """The user library's collections: key -> full object."""
         with self._state:
@@ -607,7 +617,11 @@ class FakeZotero(_FakeServer):
         """Return the items that are this arXiv paper (by url, DOI, archiveID or extra)."""
         wanted = _canonical_arxiv_id(re.sub(r"v\d+$", "", arxiv_id.removeprefix("arXiv:")))
         lib = self.library(library)
-        return [o for o in lib.items.values() if wanted in arxiv_ids_of(o["data"])]
+        return [
+            o
+            for o in lib.items.values()
+            if wanted in arxiv_ids_of(o["data"]) and not o["data"].get("parentItem")
+        ]
 
     def requests_to(self, method: str, path_suffix: str = "") -> list[ZoteroRequest]:
         """Return the recorded requests with this method whose path ends with `path_suffix`."""
@@ -644,6 +658,8 @@ class FakeZotero(_FakeServer):
                         problems.append(f"{lib.prefix}: item {key} has missing parent {parent}")
                     if data.get("deleted") and not include_trashed:
                         continue
+                    if parent:
+                        continue  # a note or a PDF link names the paper but is not one
                     for arxiv_id in sorted(arxiv_ids_of(data)):
                         if arxiv_id in seen:
                             problems.append(

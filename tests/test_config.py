@@ -320,6 +320,7 @@ def test_every_environment_variable(tmp_path: Path, env: dict[str, str]) -> None
         "READLIST_BIB": "/tmp/refs.bib",
         "READLIST_ARXIV_API_URL": "http://127.0.0.1:9/api/query",
         "READLIST_ARXIV_DELAY": "0.25",
+        "READLIST_ARXIV_PDF_URL": "http://127.0.0.1:9/pdf/",
         "READLIST_HF_API_URL": "http://127.0.0.1:9/hf/",
         "HF_TOKEN": "hf_x",
         "READLIST_ZOTERO_API_URL": "http://127.0.0.1:9/zotero",
@@ -332,6 +333,7 @@ def test_every_environment_variable(tmp_path: Path, env: dict[str, str]) -> None
     assert config.library.bib == Path("/tmp/refs.bib")
     assert config.arxiv.api_url == "http://127.0.0.1:9/api/query"
     assert config.arxiv.delay_seconds == 0.25
+    assert config.arxiv.pdf_url == "http://127.0.0.1:9/pdf"
     assert config.huggingface.api_url == "http://127.0.0.1:9/hf"
     assert config.huggingface.token == "hf_x"
     assert config.zotero.api_url == "http://127.0.0.1:9/zotero"

@@ -34,6 +34,7 @@ from readlist.zotero import (
     item_identities,
     item_to_paper,
     paper_to_item,
+    short_title,
     split_creator,
     validate_item,
 )
@@ -150,7 +151,12 @@ class FakeZotero:
         return [r for r in self.requests if r.method == "POST" and r.url.path == PREFIX + path]
 
     def titles(self) -> list[str]:
-        return sorted(item.get("title", "") for item in self.items.values())
+        return sorted(item.get("title", "") for item in self.top_items.values())
+
+    @property
+    def top_items(self) -> dict[str, dict[str, Any]]:
+        """The items that are papers: no notes or attachments (children)."""
+        return {k: v for k, v in self.items.items() if not v.get("parentItem")}
 
     # -- the transport
 
@@ -445,9 +451,13 @@ def test_item_is_what_zoteros_arxiv_import_saves(data: Path, schema: dict[str, A
         assert item[name] == saved[name], name
     assert item["url"] == "https://arxiv.org/abs/1706.03762"
     assert item["url"].split("://")[1] == saved["url"].split("://")[1]
-    assert item["extra"] == "arXiv:1706.03762 [cs.CL]\nCitation Key: vaswani2017attention"
+    # The key in the native field Better BibTeX 8+ reads; Extra names only the arXiv ID.
+    assert item["citationKey"] == "vaswani2017attention"
+    assert item["extra"] == "arXiv:1706.03762 [cs.CL]"
     assert item["date"] == "2017-06"
     assert item["tags"] == [{"tag": "to-read"}, {"tag": "transformers"}]
+    assert "shortTitle" not in item  # no subtitle to cut off
+    assert short_title("BERT: Pre-training of Deep Bidirectional Transformers") == "BERT"
     assert validate_item(item) == []
     assert validate_item(item, schema) == []
     # The saved item itself passes the same check, and names the same paper.
@@ -520,7 +530,8 @@ def test_creators_split_like_zotero() -> None:
         "firstName": "Ada",
         "lastName": "Lovelace",
     }
-    assert split_creator("Plato") == {"creatorType": "author", "name": "Plato"}
+    # One field only for organisations; a mononym is a last name.
+    assert split_creator("Plato") == {"creatorType": "author", "firstName": "", "lastName": "Plato"}
     assert split_creator("Vincent van Gogh") == {
         "creatorType": "author",
         "firstName": "Vincent",
@@ -534,19 +545,49 @@ def test_creators_split_like_zotero() -> None:
     assert split_creator("") is None
     item = paper_to_item(paper(1, authors=("Plato", "Ada Lovelace", " ")), "", [], [])
     assert item["creators"] == [
-        {"creatorType": "author", "name": "Plato"},
+        {"creatorType": "author", "firstName": "", "lastName": "Plato"},
         {"creatorType": "author", "firstName": "Ada", "lastName": "Lovelace"},
     ]
 
 
+@pytest.mark.parametrize(
+    ("name", "first", "last"),
+    [
+        ("Juan de la Cruz", "Juan", "de la Cruz"),
+        ("Dara Ó Briain", "Dara", "Ó Briain"),
+        ("Daniel van der Putten", "Daniel", "van der Putten"),
+        ("Daniel Van der Putten", "Daniel", "Van der Putten"),
+        ("Ana María De la Fuente", "Ana María", "De la Fuente"),
+        ("Jean-Luc De Smet", "Jean-Luc", "De Smet"),
+        ("Ludwig von Beethoven", "Ludwig", "von Beethoven"),
+        ("Maria da Silva Santos", "Maria", "da Silva Santos"),
+        ("Tom ter Horst", "Tom", "ter Horst"),
+        ("Quoc V. Le", "Quoc V.", "Le"),
+        ("Ai Zhang", "Ai", "Zhang"),
+        ("Abdullah bin Hamad", "Abdullah", "bin Hamad"),
+    ],
+)
+def test_creators_keep_particles_and_multi_word_surnames(name: str, first: str, last: str) -> None:
+    assert split_creator(name) == {"creatorType": "author", "firstName": first, "lastName": last}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["The ATLAS Collaboration", "Gemini Team", "OpenAI", "DeepSeek-AI", "NVIDIA", "Qwen Team"],
+)
+def test_only_organisations_get_a_single_field_name(name: str) -> None:
+    assert split_creator(name) == {"creatorType": "author", "name": name}
+
+
 def test_extra_and_citation_key() -> None:
-    assert paper_to_item(paper(1), "lovelace2025study", [], [])["extra"] == (
-        "arXiv:2501.00001 [cs.CL]\nCitation Key: lovelace2025study"
-    )
-    assert paper_to_item(paper(1), "", [], [])["extra"] == "arXiv:2501.00001 [cs.CL]"
+    item = paper_to_item(paper(1), "lovelace2025study", [], [])
+    assert item["extra"] == "arXiv:2501.00001 [cs.CL]"
+    assert item["citationKey"] == "lovelace2025study"
+    assert "citationKey" not in paper_to_item(paper(1), "", [], [])
     old = paper(1, arxiv_id=ArxivId("hep-th/9901001"), primary_category="hep-th")
     item = paper_to_item(old, "k", [" a ", "a", "", "b"], [])
-    assert item["extra"] == "arXiv:hep-th/9901001\nCitation Key: k"
+    assert item["extra"] == "arXiv:hep-th/9901001"
+    assert item["citationKey"] == "k"
     assert item["DOI"] == "10.48550/arXiv.hep-th/9901001"
     assert item["tags"] == [{"tag": "a"}, {"tag": "b"}]
     # The date falls back to the month the identifier encodes.
@@ -810,13 +851,19 @@ def test_new_papers_are_created_in_batches_of_50(
     assert len(report.created) == 120
     assert len({key for _, key in report.created}) == 120
     writes = fake.writes()
-    assert [len(json.loads(w.content)) for w in writes] == [50, 50, 20]
-    assert len(writes) == math.ceil(120 / 50)
+    # Each paper comes with its PDF link (a child item, in the same request as its parent):
+    # 240 objects, 50 per request, a parent never apart from its children.
+    assert [len(json.loads(w.content)) for w in writes] == [50, 50, 50, 50, 40]
+    assert len(writes) == math.ceil(2 * 120 / 50)
+    for write in writes:
+        body = json.loads(write.content)
+        parents = {o["key"] for o in body if "parentItem" not in o}
+        assert {o["parentItem"] for o in body if "parentItem" in o} == parents
     tokens = [w.headers["Zotero-Write-Token"] for w in writes]
-    assert len(set(tokens)) == 3 and all(len(t) == 32 for t in tokens)
+    assert len(set(tokens)) == 5 and all(len(t) == 32 for t in tokens)
     # Reads: the collection list and one page of the (empty) library; then the writes.
-    assert report.requests == len(seen) == 2 + 3
-    item = next(iter(fake.items.values()))
+    assert report.requests == len(seen) == 2 + 5
+    item = next(iter(fake.top_items.values()))
     assert item["collections"] == [next(iter(fake.collections))]
     assert validate_item({k: v for k, v in item.items()}) == []
 
@@ -837,7 +884,7 @@ def test_second_sync_writes_nothing(
     assert sorted(second.unchanged) == sorted(c for c, _, _ in papers)
     assert second.requests <= 3
     assert second.requests == len(fake.requests) - writes == 1
-    assert len(fake.items) == 120
+    assert len(fake.top_items) == 120
 
 
 def test_second_sync_without_a_version_hint_is_a_304(
@@ -880,7 +927,7 @@ def test_existing_item_gets_collection_and_tags_not_a_copy(
     )
     assert report.created == []
     assert report.updated == [("vaswani2017attention", existing, "added to Reading; tags +to-read")]
-    assert len(fake.items) == 1
+    assert len(fake.top_items) == 1
     item = fake.items[existing]
     assert item["collections"] == [reading]
     assert [t["tag"] for t in item["tags"]] == [
@@ -970,8 +1017,8 @@ def test_same_paper_twice_in_one_sync_is_one_item(
     make: Callable[..., ZoteroLibrary], fake: FakeZotero
 ) -> None:
     report = make().sync([entry(1, ("a",)), ("other", paper(1), ("b",))], "")
-    assert len(fake.items) == 1
-    assert [t["tag"] for t in next(iter(fake.items.values()))["tags"]] == ["a", "b"]
+    assert len(fake.top_items) == 1
+    assert [t["tag"] for t in next(iter(fake.top_items.values()))["tags"]] == ["a", "b"]
     assert report.unchanged == ["other"]
 
 
@@ -1043,7 +1090,7 @@ def test_429_on_write_is_retried_with_the_same_token(
     assert writes[0].headers["Zotero-Write-Token"] == writes[1].headers["Zotero-Write-Token"]
     assert 7 in clock.sleeps
     assert len(report.created) == 2 and report.failed == []
-    assert len(fake.items) == 2
+    assert len(fake.top_items) == 2
 
 
 def test_429_on_write_that_never_ends_is_a_failure_not_a_success(
@@ -1202,9 +1249,9 @@ def test_412_rereads_the_library_and_retries(
     report = make().sync([entry(1), entry(2), entry(3)], "Reading")
     assert report.failed == []
     assert sorted(c for c, _ in report.created) == ["lovelace2025study1", "lovelace2025study3"]
-    theirs = next(k for k, i in fake.items.items() if i["title"] == "Theirs")
+    theirs = next(k for k, i in fake.top_items.items() if i["title"] == "Theirs")
     assert report.updated == [("lovelace2025study2", theirs, "added to Reading; tags +to-read")]
-    assert len(fake.items) == 4  # no second copy of paper 2
+    assert len(fake.top_items) == 4  # no second copy of paper 2
     assert fake.items[theirs]["collections"] == [reading]
 
 
@@ -1239,9 +1286,9 @@ def test_write_whose_answer_was_lost_is_created_once(
     assert writes[0].headers["Zotero-Write-Token"] == writes[1].headers["Zotero-Write-Token"]
     assert report.failed == []
     assert sorted(report.created) == sorted(
-        (i["extra"].split("Citation Key: ")[1], k) for k, i in fake.items.items()
+        (i["citationKey"], k) for k, i in fake.top_items.items()
     )
-    assert len(fake.items) == 2
+    assert len(fake.top_items) == 2
 
 
 def test_409_is_retried_with_backoff(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,14 +43,49 @@ def listing_file(world, tmp_path: Path, count: int) -> str:  # type: ignore[no-u
 
 def test_add_to_zotero_creates_one_item_per_paper_once(world, zotero, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     source = listing_file(world, tmp_path, 12)
-    result = run("add", source, "--all", "--to", "zotero")
+    bib = tmp_path / "refs.bib"
+    result = run("add", source, "--all", "--to", "both", "--bib", str(bib))
     assert result.exit_code == 0, result.stderr
     assert "12 created" in result.stderr
     collection = zotero.collection_key("Multimodal", parent=zotero.collection_key("Reading"))
     items = zotero.items_in(collection)
     assert len(items) == 12
-    assert {i["data"]["itemType"] for i in items} == {"preprint"}
-    assert all("Citation Key: " in i["data"]["extra"] for i in items)
+    keys = {e.arxiv_ids()[0].id: e.key for e in read_bib(bib).entries}
+    children: dict[str, list[dict]] = {}  # type: ignore[type-arg]
+    for obj in zotero.items.values():
+        if obj["data"].get("parentItem"):
+            children.setdefault(obj["data"]["parentItem"], []).append(obj["data"])
+    published = 0
+    for item in items:
+        data = item["data"]
+        arxiv_id = data["url"].removeprefix("https://arxiv.org/abs/")
+        paper = world.paper(arxiv_id)
+        # The key Better BibTeX keeps: the native field, equal to the .bib key, never in Extra.
+        assert data["citationKey"] == keys[arxiv_id]
+        assert "Citation Key" not in data["extra"]
+        assert data["extra"].startswith(f"arXiv:{arxiv_id}")
+        if paper.doi:
+            published += 1
+            assert data["itemType"] in ("journalArticle", "conferencePaper")
+            assert data["DOI"] == paper.doi
+            venue = data.get("publicationTitle") or data.get("proceedingsTitle")
+            assert venue and venue in paper.journal_ref
+        else:
+            assert data["itemType"] == "preprint"
+            assert data["DOI"] == f"10.48550/arXiv.{arxiv_id}"
+            assert data["archiveID"] == f"arXiv:{arxiv_id}"
+            assert data["date"] == paper.published[:10]
+        automatic = [t["tag"] for t in data["tags"] if t.get("type") == 1]
+        assert automatic == paper.all_categories
+        notes = [c["note"] for c in children[item["key"]] if c["itemType"] == "note"]
+        assert notes == (
+            [f"Comment: {html.escape(paper.comment, quote=False)}"] if paper.comment else []
+        )
+        (link,) = [c for c in children[item["key"]] if c["itemType"] == "attachment"]
+        assert link["linkMode"] == "linked_url"
+        assert link["url"] == f"https://arxiv.org/pdf/{arxiv_id}"
+        assert data["accessDate"]
+    assert published  # the sample has journal papers among the twelve
     # the configured keyword tags ([tags] video = ["video"]) travel with the items
     for item in items:
         text = (item["data"]["title"] + " " + item["data"]["abstractNote"]).lower()
@@ -59,11 +95,11 @@ def test_add_to_zotero_creates_one_item_per_paper_once(world, zotero, tmp_path: 
     assert any("video" in {t["tag"] for t in i["data"]["tags"]} for i in items)
     zotero.check_invariants()
     writes = [r for r in zotero.requests if r.method == "POST" and r.path.endswith("/items")]
-    assert len(writes) == 1  # 12 papers, one batch
+    assert len(writes) == 1  # 12 papers with their notes and links: one batch
     again = run("add", source, "--all", "--to", "zotero")
     assert again.exit_code == 0, again.stderr
     assert "0 created" in again.stderr and "12 unchanged" in again.stderr
-    assert len(zotero.items) == 12
+    assert len(zotero.top_items) == 12
     assert KEY not in result.output + again.output
 
 
@@ -75,7 +111,7 @@ def test_paper_already_in_library_is_filed_not_copied(world, zotero, tmp_path: P
     result = run("add", "one.txt", "--all", "--to", "both", "--bib", "refs.bib")
     assert result.exit_code == 0, result.stderr
     assert len(zotero.items_with_arxiv_id(arxiv_id)) == 1
-    (item,) = zotero.items.values()
+    (item,) = zotero.top_items.values()
     assert item["data"]["collections"]
     assert "1 updated" in result.stderr
     zotero.check_invariants()
@@ -102,7 +138,7 @@ def test_faults_never_duplicate_or_misreport(world, zotero, tmp_path: Path, faul
     created = int(summary.split(" created")[0].rsplit(" ", 1)[-1])
     failed = int(summary.split(" failed")[0].rsplit(" ", 1)[-1])
     # what it reports as created is exactly what the server holds; the rest is reported failed
-    assert len(zotero.items) == 5 + created
+    assert len(zotero.top_items) == 5 + created
     assert created + failed == 3
     assert result.exit_code == (1 if failed else 0)
 
@@ -160,7 +196,7 @@ def test_dry_run_shows_and_writes_nothing(world, zotero, tmp_path: Path) -> None
     assert result.exit_code == 0, result.stderr
     assert "would create collection Reading" in result.stderr
     assert "3 created" in result.stderr and "dry run" in result.stderr
-    assert not zotero.items and not zotero.collections
+    assert not zotero.top_items and not zotero.collections
     assert not [r for r in zotero.requests if r.method != "GET"]
 
 

@@ -15,6 +15,7 @@ their reason, and everything else is still resolved.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ SEARCH_BATCH = 20
 # The longest Hugging Face rate-limit wait worth sitting out (see build_resolver).
 HF_MAX_WAIT_SECONDS = 10.0
 OFFLINE_REASON = "offline, and not in the cache"
+_ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
 @dataclass
@@ -72,7 +74,21 @@ def paper_from_entry(entry: AtomEntry, listing: Listing) -> Paper:
         journal_ref=entry.journal_ref,
         resolved=True,
         listing=listing,
+        date=_iso_date(entry.published),
+        latest_date=_iso_date(entry.updated) or _iso_date(entry.published),
+        categories=tuple(
+            dict.fromkeys(c for c in (entry.primary_category, *entry.categories) if c and c.strip())
+        ),
+        comment=entry.comment or None,
     )
+
+
+def _iso_date(stamp: str) -> str | None:
+    """The `YYYY-MM-DD` of an arXiv Atom timestamp (``2025-04-14T17:59:25Z``), if it has one."""
+    match = _ISO_DATE_RE.match(stamp or "")
+    if match is None or not 1 <= int(match.group(2)) <= 12 or not 1 <= int(match.group(3)) <= 31:
+        return None
+    return match.group(0)
 
 
 class NetworkResolver:
