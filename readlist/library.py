@@ -21,7 +21,7 @@ from readlist.bibfile import (
     write_atomic,
 )
 from readlist.config import BibtexConfig
-from readlist.models import Listing, Paper
+from readlist.models import Listing, Paper, Venue
 from readlist.normalize import normalize_whitespace
 from readlist.resolve import Resolver
 
@@ -302,6 +302,7 @@ def paper_from_bib_entry(entry: BibEntry) -> Paper:
     doi = entry.get("doi")
     if doi and arxiv_id and normalize_doi(doi) == arxiv_id.doi.lower():
         doi = None  # the arXiv DOI is implied by the eprint
+    venue = _entry_venue(entry, year)
     return Paper(
         title=normalize_whitespace(plain_field(entry.get("title") or "")) or entry.key,
         abstract=normalize_whitespace(plain_field(entry.get("abstract") or "")) or None,
@@ -314,6 +315,34 @@ def paper_from_bib_entry(entry: BibEntry) -> Paper:
         journal_ref=plain_field(entry.get("note") or "") or None,
         tags=tuple(plain_tags(entry)),
         resolved=not entry.is_unresolved,
+        venue=venue,
+    )
+
+
+def _entry_venue(entry: BibEntry, year: int | None) -> Venue | None:
+    """The venue of an `@article` or `@inproceedings`, field by field."""
+    kind = entry.entry_type.lower()
+    if kind == "article":
+        name = entry.get("journal") or entry.get("journaltitle") or ""
+    elif kind in ("inproceedings", "conference"):
+        name = entry.get("booktitle") or ""
+    else:
+        return None
+    name = normalize_whitespace(plain_field(name))
+    if not name:
+        return None
+
+    def text(field_name: str) -> str | None:
+        value = normalize_whitespace(plain_field(entry.get(field_name) or ""))
+        return value.replace("--", "-") or None
+
+    return Venue(
+        "conference" if kind != "article" else "journal",
+        name,
+        text("volume"),
+        text("number"),
+        text("pages"),
+        year,
     )
 
 

@@ -97,6 +97,9 @@ _INDEX_FIELDS = (
 )
 _CITATION_KEY_RE = re.compile(r"^\s*Citation Key:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 _EXTRA_DOI_RE = re.compile(r"^\s*DOI:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
+_FULL_DATE_RE = re.compile(r"\b\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b")
+# arXiv category codes as Zotero's translator tags them: cs.CL, math-ph, hep-th, q-bio.NC.
+_CATEGORY_RE = re.compile(r"[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]+(?:-[a-z]+)?)?")
 _PRIMARY_RE = re.compile(r"arXiv:\S+\s+\[([^\]\s]+)\]", re.IGNORECASE)
 _MONTHS = {
     name: number
@@ -552,7 +555,12 @@ def validate_item(item: Mapping[str, Any], schema: Mapping[str, Any] | None = No
 
 
 def item_to_paper(data: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> Paper:
-    """Read a Zotero item's data (and `meta.parsedDate`, when given) back as a Paper."""
+    """Read a Zotero item's data (and `meta.parsedDate`, when given) back as a Paper.
+
+    A journal article or conference paper keeps its venue field by field, so it is written
+    to the .bib as the published entry. Manual tags (type 0) are the paper's tags; automatic
+    ones (type 1) that name arXiv categories are its categories.
+    """
     creators = [c for c in data.get("creators") or [] if isinstance(c, Mapping)]
     authors = [c for c in creators if c.get("creatorType") == "author"] or creators
     year, month = None, None
@@ -561,14 +569,20 @@ def item_to_paper(data: Mapping[str, Any], meta: Mapping[str, Any] | None = None
         year, month = _parse_date(parsed)
     if year is None:
         year, month = _parse_date(str(data.get("date") or ""))
+    full_date = _FULL_DATE_RE.search(str(data.get("date") or ""))
     aid = item_arxiv_id(data)
     extra = str(data.get("extra") or "")
     primary = _PRIMARY_RE.search(extra)
-    tags = tuple(
-        tag["tag"]
-        for tag in data.get("tags") or []
-        if isinstance(tag, Mapping) and isinstance(tag.get("tag"), str) and tag["tag"]
-    )
+    tags: list[str] = []
+    categories: list[str] = []
+    for tag in data.get("tags") or []:
+        if not isinstance(tag, Mapping) or not isinstance(tag.get("tag"), str) or not tag["tag"]:
+            continue
+        if tag.get("type") == 1:
+            if _CATEGORY_RE.fullmatch(tag["tag"]):
+                categories.append(tag["tag"])
+        else:
+            tags.append(tag["tag"])
     abstract = str(data.get("abstractNote") or "").strip()
     return Paper(
         title=" ".join(str(data.get("title") or "").split()) or "(untitled)",
@@ -580,9 +594,31 @@ def item_to_paper(data: Mapping[str, Any], meta: Mapping[str, Any] | None = None
         primary_category=primary.group(1) if primary and aid else None,
         doi=item_doi(data),
         journal_ref=_journal_ref(data),
-        tags=tags,
+        tags=tuple(tags),
         resolved=True,
+        date=full_date.group(0) if full_date else None,
+        categories=tuple(categories),
+        venue=_item_venue(data, year),
     )
+
+
+def _item_venue(data: Mapping[str, Any], year: int | None) -> Venue | None:
+    """The venue of a journal article or conference paper, field by field."""
+    item_type = data.get("itemType")
+    if item_type == "journalArticle":
+        kind, name = "journal", str(data.get("publicationTitle") or "").strip()
+    elif item_type == "conferencePaper":
+        kind = "conference"
+        name = str(data.get("proceedingsTitle") or data.get("conferenceName") or "").strip()
+    else:
+        return None
+    if not name:
+        return None
+
+    def text(field_name: str) -> str | None:
+        return str(data.get(field_name) or "").strip() or None
+
+    return Venue(kind, name, text("volume"), text("issue"), text("pages"), year)
 
 
 def item_citation_key(data: Mapping[str, Any]) -> str | None:

@@ -209,3 +209,45 @@ def test_missing_zotero_settings_are_clear_errors(
     assert result.stderr.startswith("Error: ") and "library_id" in result.stderr
     no_collection = run("sync", "--bib", str(tmp_path / "r.bib"))
     assert no_collection.exit_code == 2 and "no Zotero collection" in no_collection.stderr
+
+
+def test_sync_pull_sync_writes_nothing_and_pulls_published_entries(
+    world, zotero, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    source = listing_file(world, tmp_path, 16)
+    first = tmp_path / "first.bib"
+    added = run("add", source, "--all", "--to", "both", "--bib", str(first))
+    assert added.exit_code == 0, added.stderr
+    synced = run("sync", "--bib", str(first))
+    assert synced.exit_code == 0, synced.stderr
+    assert "0 created, 0 updated" in synced.stderr
+
+    pulled_bib = tmp_path / "pulled.bib"
+    pulled = run("pull", "--bib", str(pulled_bib))
+    assert pulled.exit_code == 0, pulled.stderr
+    entries = {e.arxiv_ids()[0].id: e for e in read_bib(pulled_bib).entries}
+    originals = {e.arxiv_ids()[0].id: e for e in read_bib(first).entries}
+    assert set(entries) == set(originals)
+    journals = 0
+    for arxiv_id, entry in entries.items():
+        paper = world.paper(arxiv_id)
+        (item,) = zotero.items_with_arxiv_id(arxiv_id)
+        # The key is the item's citationKey, which is the key the first .bib cites.
+        assert entry.key == item["data"]["citationKey"] == originals[arxiv_id].key
+        assert entry.fields["eprint"] == arxiv_id
+        if paper.doi:
+            journals += 1
+            assert entry.entry_type in ("article", "inproceedings")
+            assert entry.fields["doi"] == paper.doi
+            venue = entry.fields.get("journal") or entry.fields.get("booktitle")
+            assert venue and venue.replace("{", "").replace("}", "") in paper.journal_ref
+        else:
+            assert entry.entry_type == "misc"
+    assert journals
+
+    before = len([r for r in zotero.requests if r.method != "GET"])
+    again = run("sync", "--bib", str(pulled_bib))
+    assert again.exit_code == 0, again.stderr
+    assert "0 created, 0 updated, 16 unchanged" in again.stderr
+    assert len([r for r in zotero.requests if r.method != "GET"]) == before
+    zotero.check_invariants()
