@@ -344,27 +344,86 @@ def _sync_to_zotero(
     collection: str,
     *,
     dry_run: bool,
+    attach_pdf: bool = False,
 ) -> int:
     """File the papers into the Zotero collection and report; 1 if any paper failed."""
     with _zotero(config) as library:
         report = library.sync(triples, collection, dry_run=dry_run)
+        pdfs = _attach_pdfs(config, library, triples, report.created) if attach_pdf else []
     for warning in report.warnings:
         _err(f"warning: {warning}")
     for created in report.collections_created:
         _err(f"Zotero: {'would create' if dry_run else 'created'} collection {created}")
     for key, item_key in report.created:
         _err(f"+ Zotero {key}" + (f" (item {item_key})" if item_key else ""))
+        if attach_pdf and dry_run:
+            _err(f"  would attach the PDF to {key}")
     for key, item_key, what in report.updated:
         _err(f"~ Zotero {key} (item {item_key}): {what}")
     for title, reason in report.failed:
         _err(f"failed: {title}: {reason}")
+    pdf_failed = 0
+    for key, attachment, size, problem in pdfs:
+        if problem is None:
+            _err(f"+ PDF {key} (attachment {attachment}, {size // 1024} KB)")
+        else:
+            pdf_failed += 1
+            _err(f"failed: PDF of {key}: {problem}")
     note = " (dry run: nothing written)" if dry_run else ""
     _err(
         f"Zotero collection {collection}: {len(report.created)} created, "
         f"{len(report.updated)} updated, {len(report.unchanged)} unchanged, "
         f"{len(report.failed)} failed ({report.requests} requests){note}"
     )
-    return 1 if report.failed else 0
+    if pdfs:
+        _err(f"PDFs: {len(pdfs) - pdf_failed} attached, {pdf_failed} failed")
+    return 1 if report.failed or pdf_failed else 0
+
+
+def _attach_pdfs(
+    config: Config,
+    library: ZoteroLibrary,
+    triples: Sequence[tuple[str, Paper, Sequence[str]]],
+    created: Sequence[tuple[str, str | None]],
+) -> list[tuple[str, str | None, int, str | None]]:
+    """Download and upload the PDF of each created item: (citekey, attachment, size, error)."""
+    import httpx
+
+    from readlist.pdfs import PdfError, PdfFetcher
+    from readlist.resolve.arxiv import user_agent
+    from readlist.zotero import ZoteroError
+
+    papers = {key: paper for key, paper, _ in triples}
+    targets = [
+        (key, item_key, papers[key].arxiv_id)
+        for key, item_key in created
+        if item_key and key in papers and papers[key].arxiv_id is not None
+    ]
+    if not targets:
+        return []
+    results: list[tuple[str, str | None, int, str | None]] = []
+    headers = {"User-Agent": user_agent(__version__, config.arxiv.contact)}
+    with httpx.Client(
+        headers=headers, timeout=config.arxiv.timeout_seconds, follow_redirects=True
+    ) as client:
+        fetcher = PdfFetcher(
+            client, base_url=config.arxiv.pdf_url, delay_seconds=config.arxiv.delay_seconds
+        )
+        for position, (key, item_key, aid) in enumerate(targets):
+            assert item_key is not None and aid is not None
+            try:
+                content = fetcher.fetch(aid)
+                attachment = library.attach_pdf(item_key, aid, content, url=fetcher.url(aid))
+            except (PdfError, ZoteroError) as error:
+                results.append((key, None, 0, error.message))
+                if isinstance(error, ZoteroError) and error.status in (401, 403, 413):
+                    # A full storage quota or a key without file access fails every one.
+                    reason = "not attached after the error above"
+                    results += [(k, None, 0, reason) for k, _, _ in targets[position + 1 :]]
+                    break
+                continue
+            results.append((key, attachment, len(content), None))
+    return results
 
 
 class _Progress:
@@ -446,6 +505,11 @@ def _resolver(
 @click.option("--collection", help="Zotero collection name or path (default [zotero] collection).")
 @click.option("--include-unresolved", is_flag=True, help="Also send unresolved papers to Zotero.")
 @click.option(
+    "--attach-pdf",
+    is_flag=True,
+    help="Download each new Zotero item's PDF from arXiv and store it in Zotero.",
+)
+@click.option(
     "-n", "--dry-run", is_flag=True, help="Print the entries and Zotero plan; write nothing."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON on stdout.")
@@ -465,6 +529,7 @@ def add(
     to: str | None,
     collection: str | None,
     include_unresolved: bool,
+    attach_pdf: bool,
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -537,7 +602,12 @@ def add(
             )
             taken.add(key.lower())
             triples.append((key, paper, paper.tags))
-        code = max(code, _sync_to_zotero(config, triples, collection_path, dry_run=dry_run))
+        code = max(
+            code,
+            _sync_to_zotero(
+                config, triples, collection_path, dry_run=dry_run, attach_pdf=attach_pdf
+            ),
+        )
         if not to_bib and any(not p.resolved for p in papers) and not offline:
             code = 1
     sys.exit(code)
@@ -748,6 +818,11 @@ def config_init(state: AppState, force: bool) -> None:
 @bib_option
 @click.option("--collection", help="Zotero collection name or path (default [zotero] collection).")
 @click.option("--include-unresolved", is_flag=True, help="Also push unresolved entries.")
+@click.option(
+    "--attach-pdf",
+    is_flag=True,
+    help="Download each new Zotero item's PDF from arXiv and store it in Zotero.",
+)
 @click.option("-n", "--dry-run", is_flag=True, help="Show what would be created or updated.")
 @click.pass_obj
 def sync(
@@ -755,6 +830,7 @@ def sync(
     bib: Path | None,
     collection: str | None,
     include_unresolved: bool,
+    attach_pdf: bool,
     dry_run: bool,
 ) -> None:
     """Push every resolved entry of the .bib into the Zotero collection (never a duplicate)."""
@@ -776,7 +852,7 @@ def sync(
             f"{skipped} unresolved entries not pushed (run `readlist resolve`, or pass "
             "--include-unresolved)"
         )
-    sys.exit(_sync_to_zotero(config, triples, target, dry_run=dry_run))
+    sys.exit(_sync_to_zotero(config, triples, target, dry_run=dry_run, attach_pdf=attach_pdf))
 
 
 @cli.command()

@@ -27,6 +27,7 @@ cache directory, keyed by library version, and kept current with `?since=` reads
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import html
 import json
 import os
@@ -40,7 +41,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -822,6 +823,8 @@ class ZoteroLibrary:
         self.requests = 0
         self.created_collections: list[str] = []
         self._sleep = sleep
+        self._timeout = timeout
+        self._transport = transport
         self._on_request = on_request
         self._clock = clock
         self._now = now or partial(datetime.now, UTC)
@@ -1466,6 +1469,126 @@ class ZoteroLibrary:
                 papers.append((item_citation_key(data), item_to_paper(data, meta)))
         return papers
 
+    # ----------------------------------------------------------------- files
+
+    def attach_pdf(self, parent_key: str, aid: ArxivId, content: bytes, *, url: str) -> str:
+        """Store a PDF under an item in Zotero File Storage; return the attachment's key.
+
+        The Web API's upload protocol: create the attachment item (`imported_url`, as Zotero
+        saves a downloaded PDF), ask for an upload authorization (`If-None-Match: *`, md5,
+        size, mtime), send the bytes to the URL it names (without the API key), register the
+        upload. A file the library already stores is not sent again (`exists`). A full
+        storage quota (413) is a ZoteroError that says so.
+        """
+        if not content.startswith(b"%PDF"):
+            raise self._error(url, "not a PDF file")
+        filename = f"{aid.id.replace('/', '_')}.pdf"
+        item = {
+            "itemType": "attachment",
+            "parentItem": parent_key,
+            "linkMode": "imported_url",
+            "title": "Preprint PDF",
+            "url": url,
+            "accessDate": self._access_date(),
+            "contentType": "application/pdf",
+            "filename": filename,
+            "tags": [],
+            "relations": {},
+        }
+        key, version = self._create_one(item, f"PDF attachment of {parent_key}")
+        try:
+            self._upload_file(key, filename, content)
+        except (ZoteroError, _Precondition, _Transient) as problem:
+            # No empty attachment left behind: Zotero would show it as a missing file.
+            with contextlib.suppress(ZoteroError, _Precondition, _Transient):
+                self._send(
+                    "DELETE",
+                    f"/items/{key}",
+                    headers={"If-Unmodified-Since-Version": str(version)},
+                )
+            if isinstance(problem, ZoteroError):
+                raise
+            message = problem.message if isinstance(problem, _Precondition) else problem.reason
+            raise self._error(self._url(f"/items/{key}/file"), message, 412) from None
+        self._seen_version = None
+        return key
+
+    def _upload_file(self, key: str, filename: str, content: bytes) -> None:
+        """Authorize, send and register one new file for the attachment item `key`."""
+        file_path = f"/items/{key}/file"
+        file_url = self._url(file_path)
+        md5 = hashlib.md5(content).hexdigest()
+        mtime = str(int(self._now().timestamp() * 1000))
+        fields = {"md5": md5, "filename": filename, "filesize": str(len(content)), "mtime": mtime}
+        new_file = {"If-None-Match": "*"}
+        response = self._retrying(
+            file_url,
+            lambda: self._send("POST", file_path, headers=new_file, form=fields, expect_json=True),
+        )
+        answer = response.json()
+        if not isinstance(answer, dict):
+            raise self._error(file_url, "malformed upload authorization")
+        if answer.get("exists"):
+            return
+        upload_key = answer.get("uploadKey")
+        if not all(isinstance(answer.get(n), str) for n in ("url", "prefix", "suffix")) or not (
+            isinstance(upload_key, str) and upload_key
+        ):
+            raise self._error(file_url, "malformed upload authorization")
+        body = answer["prefix"].encode("utf-8") + content + answer["suffix"].encode("utf-8")
+        self._upload(answer["url"], body, str(answer.get("contentType") or ""))
+        self._retrying(
+            file_url,
+            lambda: self._send("POST", file_path, headers=new_file, form={"upload": upload_key}),
+        )
+
+    def _create_one(self, item: dict[str, Any], label: str) -> tuple[str, int]:
+        """Create one object (one write token, reused on retries); return key and version."""
+        url = self._url("/items")
+        headers = {"Zotero-Write-Token": secrets.token_hex(16)}
+
+        def attempt() -> tuple[str, int]:
+            response = self._send("POST", "/items", headers=headers, body=[item])
+            outcome = _parse_write_report(response, 1).get(0)
+            if outcome is None or outcome.status == "failed" or not outcome.key:
+                reason = outcome.message if outcome is not None else "no report"
+                raise self._error(url, f"could not create the {label}: {reason}", None)
+            version = _header_int(response, "Last-Modified-Version") or 0
+            return outcome.key, version
+
+        try:
+            return self._retrying(url, attempt)
+        except _Precondition as problem:
+            raise self._error(
+                url, f"could not create the {label}: {problem.message}", 412
+            ) from None
+
+    def _upload(self, target: str, body: bytes, content_type: str) -> None:
+        """Send the file to the storage URL Zotero named: a plain session, no API key."""
+        if urlsplit(target).scheme not in ("http", "https"):
+            raise self._error(target, "the upload URL is not http(s)")
+        with httpx.Client(
+            timeout=self._timeout,
+            transport=self._transport,
+            trust_env=not _is_loopback(target),
+            event_hooks={"request": [self._before_request], "response": [self._after_response]},
+        ) as client:
+
+            def attempt() -> None:
+                try:
+                    response = client.post(
+                        target, content=body, headers={"Content-Type": content_type}
+                    )
+                except httpx.TransportError as exc:
+                    raise _Transient(f"upload failed ({type(exc).__name__})") from None
+                if response.status_code in (429, 503) or response.status_code >= 500:
+                    raise _Transient(f"upload failed (HTTP {response.status_code})")
+                if response.status_code != 201:
+                    detail = _snippet(response, self._secret) or response.reason_phrase
+                    raise self._error(_scrub(target, self._secret), f"upload refused: {detail}")
+
+            self._retrying(_scrub(target, self._secret), attempt)
+
     # ----------------------------------------------------------------- doctor
 
     def find_duplicate_collections(self) -> list[DuplicateCollections]:
@@ -1674,6 +1797,7 @@ class ZoteroLibrary:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         body: Any = None,
+        form: Mapping[str, str] | None = None,
         expect_json: bool = False,
     ) -> httpx.Response:
         """Send one request through pyzotero's session, turning failures into our classes."""
@@ -1683,6 +1807,9 @@ class ZoteroLibrary:
         if body is not None:
             extra["Content-Type"] = "application/json"
             content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        elif form is not None:
+            extra["Content-Type"] = "application/x-www-form-urlencoded"
+            content = urlencode(form).encode("ascii")
         try:
             response = self._zot.client.request(
                 method, url, params=params, headers=extra, content=content
@@ -1728,6 +1855,12 @@ class ZoteroLibrary:
             )
         if status == 404:
             raise self._error(url, _NOT_FOUND_MESSAGE, 404)
+        if status == 413:
+            quota = response.headers.get("Zotero-Storage-Quota", "").strip()
+            detail = _snippet(response, self._secret) or "request too large"
+            if quota:
+                detail += f"; the library's storage quota is {quota} MB"
+            raise self._error(url, f"Zotero file storage is full: {detail}", 413)
         detail = _snippet(response, self._secret) or response.reason_phrase
         raise self._error(url, detail, status)
 

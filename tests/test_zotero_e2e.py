@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from conftest import listing_files
+from fakeapis import fake_pdf
 from fakezotero import FakeZotero, backoff, locked, lost, preprint_data, rate_limited
 
 from readlist.bibfile import read_bib
@@ -20,7 +21,9 @@ KEY = "good-key"
 
 @pytest.fixture
 def zotero(servers, monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> Iterator[FakeZotero]:  # type: ignore[no-untyped-def]
+    arxiv, _ = servers
     with FakeZotero(api_key=KEY) as fake:
+        monkeypatch.setenv("READLIST_ARXIV_PDF_URL", arxiv.pdf_url())
         monkeypatch.setenv("READLIST_ZOTERO_API_URL", fake.url)
         monkeypatch.setenv("ZOTERO_API_KEY", KEY)
         monkeypatch.setenv("ZOTERO_LIBRARY_ID", "123")
@@ -251,3 +254,59 @@ def test_sync_pull_sync_writes_nothing_and_pulls_published_entries(
     assert "0 created, 0 updated, 16 unchanged" in again.stderr
     assert len([r for r in zotero.requests if r.method != "GET"]) == before
     zotero.check_invariants()
+
+
+def pdf_attachments(zotero: FakeZotero) -> list[dict]:  # type: ignore[type-arg]
+    return [
+        o["data"]
+        for o in zotero.items.values()
+        if o["data"]["itemType"] == "attachment" and o["data"]["linkMode"] == "imported_url"
+    ]
+
+
+def test_attach_pdf_uploads_each_new_items_pdf(world, zotero, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = listing_file(world, tmp_path, 3)
+    result = run("add", source, "--all", "--to", "zotero", "--attach-pdf")
+    assert result.exit_code == 0, result.stderr
+    assert "PDFs: 3 attached, 0 failed" in result.stderr
+    attachments = pdf_attachments(zotero)
+    assert len(attachments) == 3
+    for data in attachments:
+        parent = zotero.items[data["parentItem"]]["data"]
+        arxiv_id = parent["url"].removeprefix("https://arxiv.org/abs/")
+        assert data["url"].endswith(f"/pdf/{arxiv_id}")
+        assert data["contentType"] == "application/pdf" and data["md5"]
+        stored = zotero.stored_file(data["key"])
+        assert stored == fake_pdf(arxiv_id, world.paper(arxiv_id).title)
+    # The protocol: authorization with If-None-Match: *, the bytes without the API key,
+    # then the registration.
+    file_posts = [r for r in zotero.requests if r.path.endswith("/file")]
+    assert len(file_posts) == 6
+    assert all(r.header("If-None-Match") == "*" for r in file_posts)
+    uploads = [r for r in zotero.requests if r.path.startswith("/storage-upload/")]
+    assert len(uploads) == 3
+    assert all(r.header("Zotero-API-Key") is None for r in uploads)
+    assert all(KEY not in str(r.headers) for r in uploads)
+    # Nothing new: no PDF is downloaded or uploaded again.
+    again = run("add", source, "--all", "--to", "zotero", "--attach-pdf")
+    assert again.exit_code == 0, again.stderr
+    assert len(pdf_attachments(zotero)) == 3
+    zotero.check_invariants()
+
+
+def test_full_storage_quota_is_a_clear_error_and_leaves_no_empty_attachment(
+    world, zotero, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    zotero.storage_quota_mb = 0.0001  # 100 bytes: no PDF fits
+    source = listing_file(world, tmp_path, 2)
+    result = run("add", source, "--all", "--to", "zotero", "--attach-pdf")
+    assert result.exit_code == 1, result.stderr
+    assert "2 created" in result.stderr  # the items themselves are filed
+    lines = [line for line in result.stderr.splitlines() if line.startswith("failed: PDF of ")]
+    assert len(lines) == 2
+    assert "Zotero file storage is full: File would exceed quota" in lines[0]
+    assert "the library's storage quota is 0.0001 MB" in lines[0]
+    assert "not attached after the error above" in lines[1]
+    assert "PDFs: 0 attached, 2 failed" in result.stderr
+    assert pdf_attachments(zotero) == []
+    assert "Traceback" not in result.stderr
