@@ -380,6 +380,26 @@ def _sync_to_zotero(
     return 1 if report.failed or pdf_failed else 0
 
 
+def _with_cached_details(
+    config: Config, triples: Sequence[tuple[str, Paper, Sequence[str]]]
+) -> list[tuple[str, Paper, Sequence[str]]]:
+    """Give papers read from the .bib the full dates, categories and comments the cache holds."""
+    from readlist.resolve.cache import Cache, CacheError
+    from readlist.resolve.service import with_cached_details
+
+    try:
+        cache = Cache.open(config.cache_dir)
+    except CacheError:
+        return list(triples)  # the details are a nicety; nothing to warn about
+    try:
+        papers = with_cached_details([p for _, p, _ in triples], cache, config.zotero.date)
+    except CacheError:
+        return list(triples)
+    finally:
+        cache.close()
+    return [(key, paper, tags) for (key, _, tags), paper in zip(triples, papers, strict=True)]
+
+
 def _attach_pdfs(
     config: Config,
     library: ZoteroLibrary,
@@ -847,12 +867,13 @@ def sync(
             skipped += 1
             continue
         triples.append((entry.key, paper, paper.tags))
+    completed = _with_cached_details(config, triples)
     if skipped:
         _err(
             f"{skipped} unresolved entries not pushed (run `readlist resolve`, or pass "
             "--include-unresolved)"
         )
-    sys.exit(_sync_to_zotero(config, triples, target, dry_run=dry_run, attach_pdf=attach_pdf))
+    sys.exit(_sync_to_zotero(config, completed, target, dry_run=dry_run, attach_pdf=attach_pdf))
 
 
 @cli.command()

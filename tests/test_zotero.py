@@ -31,8 +31,10 @@ from readlist.zotero import (
     MAX_PRECONDITION_ROUNDS,
     ZoteroError,
     ZoteroLibrary,
+    item_citation_key,
     item_identities,
     item_to_paper,
+    paper_children,
     paper_to_item,
     short_title,
     split_creator,
@@ -1426,3 +1428,80 @@ def test_sync_over_loopback_http(
     assert fake.requests[0].headers["Zotero-API-Version"] == "3"
     with ZoteroLibrary(config, cache_dir, sleep=clock.sleep, clock=clock.clock) as library:
         assert library.sync([entry(1), entry(2)], "Reading").requests == 1
+
+
+# --------------------------------------------------------------------------- issue 10
+
+
+def test_journal_doi_makes_a_journal_article_keeping_the_arxiv_id(
+    schema: dict[str, Any],
+) -> None:
+    published = paper(
+        1,
+        doi="10.1111/j.1365-2966.2011.19851.x",
+        journal_ref="Mon.Not.Roy.Astron.Soc. 419 (2012) 1795-1803",
+        year=2011,
+        month=7,
+        date="2011-07-21",
+        categories=("astro-ph.CO", "astro-ph.GA"),
+    )
+    item = paper_to_item(published, "odea2011model", ["to-read"], [])
+    assert item["itemType"] == "journalArticle"
+    assert item["DOI"] == "10.1111/j.1365-2966.2011.19851.x"
+    assert item["publicationTitle"] == "Mon.Not.Roy.Astron.Soc"
+    assert (item["volume"], item["pages"]) == ("419", "1795-1803")
+    assert item["date"] == "2012"  # the venue's year, not the preprint's
+    assert item["extra"] == "arXiv:2501.00001 [cs.CL]"
+    assert item["url"] == "https://arxiv.org/abs/2501.00001"
+    assert item["citationKey"] == "odea2011model"
+    assert "archiveID" not in item and "repository" not in item
+    assert item["tags"] == [
+        {"tag": "to-read"},
+        {"tag": "astro-ph.CO", "type": 1},
+        {"tag": "astro-ph.GA", "type": 1},
+    ]
+    assert validate_item(item, schema) == []
+    conference = paper_to_item(
+        paper(2, doi="10.1145/3610548.3618154", journal_ref="SIGGRAPH Asia 2023 Conference Papers"),
+        "k",
+        [],
+        [],
+    )
+    assert conference["itemType"] == "conferencePaper"
+    assert conference["proceedingsTitle"] == "SIGGRAPH Asia 2023 Conference Papers"
+    assert validate_item(conference, schema) == []
+    # Back from Zotero: the venue field by field, the key from citationKey.
+    back = item_to_paper({**item, "key": "ABCD2345", "version": 3})
+    assert back.venue is not None and back.venue.kind == "journal"
+    assert back.venue.name == "Mon.Not.Roy.Astron.Soc" and back.venue.pages == "1795-1803"
+    assert back.doi == "10.1111/j.1365-2966.2011.19851.x"
+    assert back.arxiv_id == ArxivId("2501.00001")
+    assert back.tags == ("to-read",) and back.categories == ("astro-ph.CO", "astro-ph.GA")
+
+
+def test_preprint_gets_full_date_comment_note_and_pdf_link(schema: dict[str, Any]) -> None:
+    preprint = paper(1, date="2025-01-14", comment="12 pages, <b>ACL</b> & co")
+    item = paper_to_item(preprint, "k", [], [], access_date="2026-12-03T08:00:00Z")
+    assert item["itemType"] == "preprint" and item["date"] == "2025-01-14"
+    assert item["accessDate"] == "2026-12-03T08:00:00Z"
+    note, link = paper_children(preprint)
+    assert note == {
+        "itemType": "note",
+        "note": "Comment: 12 pages, &lt;b&gt;ACL&lt;/b&gt; &amp; co",
+        "tags": [],
+        "relations": {},
+    }
+    assert link["linkMode"] == "linked_url" and link["url"] == "https://arxiv.org/pdf/2501.00001"
+    assert paper_children(paper(1, arxiv_id=None, doi="10.1/x")) == []
+    # A date that disagrees with the year and month is not used.
+    assert paper_to_item(paper(1, date="2024-12-31"), "", [], [])["date"] == "2025-01"
+
+
+def test_citation_key_field_wins_over_extra() -> None:
+    assert item_citation_key({"citationKey": "field2020", "extra": "Citation Key: old"}) == (
+        "field2020"
+    )
+    assert item_citation_key({"citationKey": " ", "extra": "Citation Key: extra2020"}) == (
+        "extra2020"
+    )
+    assert item_citation_key({"extra": "arXiv:2501.00001"}) is None

@@ -310,3 +310,32 @@ def test_full_storage_quota_is_a_clear_error_and_leaves_no_empty_attachment(
     assert "PDFs: 0 attached, 2 failed" in result.stderr
     assert pdf_attachments(zotero) == []
     assert "Traceback" not in result.stderr
+
+
+def test_sync_from_the_bib_gives_items_the_cached_details(world, zotero, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = listing_file(world, tmp_path, 8)
+    bib = tmp_path / "refs.bib"
+    assert run("add", source, "--all", "--bib", str(bib)).exit_code == 0
+    before = len(zotero.requests)
+    synced = run("sync", "--bib", str(bib))
+    assert synced.exit_code == 0, synced.stderr
+    assert "8 created" in synced.stderr
+    item_writes = [
+        r for r in zotero.requests[before:] if r.method == "POST" and r.path.endswith("/items")
+    ]
+    assert len(item_writes) == 1  # 8 items with their notes and links: one request
+    notes = {
+        o["data"]["parentItem"]: o["data"]["note"]
+        for o in zotero.items.values()
+        if o["data"]["itemType"] == "note"
+    }
+    for key, obj in zotero.top_items.items():
+        data = obj["data"]
+        arxiv_id = data["url"].removeprefix("https://arxiv.org/abs/")
+        paper = world.paper(arxiv_id)
+        if data["itemType"] == "preprint":
+            assert data["date"] == paper.published[:10]  # the .bib has only year and month
+        assert [t["tag"] for t in data["tags"] if t.get("type") == 1] == paper.all_categories
+        assert notes.get(key) == (
+            f"Comment: {html.escape(paper.comment, quote=False)}" if paper.comment else None
+        )

@@ -402,3 +402,48 @@ def build_resolver(
         close_cache()
 
     return resolver, close
+
+
+def with_cached_details(papers: Sequence[Paper], cache: Cache, date: str = "first") -> list[Paper]:
+    """Complete papers read from a .bib with what the arXiv cache knows, without a request.
+
+    A .bib entry carries year and month, not the full dates, categories or comment a Zotero
+    item shows; the cached arXiv record of the same paper does. Only those details are
+    taken, and the full date only when it agrees with the entry's year and month: the
+    entry's own fields (title, authors, DOI, venue) stay as the user has them.
+    """
+    from dataclasses import replace
+
+    from readlist.resolve._atom import AtomEntry
+
+    wanted = [p.arxiv_id.id for p in papers if p.arxiv_id is not None]
+    if not wanted:
+        return list(papers)
+    entries: dict[str, AtomEntry] = {}
+    for arxiv_id, text in cache.get_entries(wanted).items():
+        try:
+            entries[arxiv_id] = AtomEntry.from_dict(json.loads(text))
+        except ValueError:
+            continue  # a damaged cache row costs the details, nothing else
+    completed: list[Paper] = []
+    for paper in papers:
+        entry = entries.get(paper.arxiv_id.id) if paper.arxiv_id is not None else None
+        if entry is None:
+            completed.append(paper)
+            continue
+        first, latest = _iso_date(entry.published), _iso_date(entry.updated)
+        chosen = latest if date == "latest" and latest else first
+        month = f"{paper.year:04d}-{paper.month:02d}" if paper.year and paper.month else None
+        agrees = chosen is not None and month is not None and chosen.startswith(month)
+        cached = paper_from_entry(entry, Listing())
+        completed.append(
+            replace(
+                paper,
+                date=paper.date or (chosen if agrees else None),
+                latest_date=paper.latest_date or latest,
+                categories=paper.categories or cached.categories,
+                comment=paper.comment or cached.comment,
+                primary_category=paper.primary_category or cached.primary_category,
+            )
+        )
+    return completed
