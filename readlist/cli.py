@@ -26,7 +26,7 @@ from readlist.models import dated
 if TYPE_CHECKING:
     from readlist.config import Config
     from readlist.library import AddOutcome
-    from readlist.models import Listing, Paper
+    from readlist.models import Listing, Paper, Venue
     from readlist.resolve import Resolution, Resolver
     from readlist.zotero import ZoteroLibrary
 
@@ -713,6 +713,68 @@ def list_(
         click.echo(f"{r['key']:<{key_width}}  {year:<4}  {status:<10}  {r['title']}{tag_text}")
     pending = sum(r["unresolved"] for r in rows)
     _err(f"{len(rows)} entries, {pending} unresolved")
+
+
+@cli.command()
+@bib_option
+@click.option("--offline", is_flag=True, help="No network: use only arXiv's cached records.")
+@click.option("-n", "--dry-run", is_flag=True, help="Print the plan; write nothing.")
+@click.pass_obj
+def upgrade(state: AppState, bib: Path | None, offline: bool, dry_run: bool) -> None:
+    """Rewrite cited preprints as their published versions, keeping their keys.
+
+    Only entries whose arXiv record (or the entry itself) names a journal DOI are upgraded;
+    the venue comes from doi.org, else from arXiv's journal reference. The plan goes to
+    stdout, one line per entry.
+    """
+    from readlist.upgrade import upgrade_in_place
+
+    config = state.config(**{"library.bib": bib})
+    path = _existing_bib(config)
+    with contextlib.ExitStack() as stack:
+        resolver, requests = stack.enter_context(_resolver(config, offline=offline, refresh=False))
+        lookup = None if offline else _doi_lookup(config, stack, requests)
+        outcome = upgrade_in_place(path, resolver, lookup, dry_run=dry_run)
+    for up in outcome.planned:
+        click.echo(
+            f"{up.key}: arXiv:{up.arxiv_id} -> @{up.entry_type} {up.venue.name}"
+            f"{f' ({up.venue.year})' if up.venue.year else ''}, doi {up.doi} "
+            f"(DOI from {up.doi_from}, venue from {up.venue_from})"
+        )
+    for key, reason in outcome.skipped:
+        _err(f"not upgraded: {key}: {reason}")
+    verb = "would upgrade" if dry_run else "upgraded"
+    _err(
+        f"{verb} {len(outcome.planned)} entries, {len(outcome.skipped)} not upgraded "
+        f"({len(requests)} requests) in {path}"
+    )
+    sys.exit(1 if outcome.skipped else 0)
+
+
+def _doi_lookup(
+    config: Config, stack: contextlib.ExitStack, requests: list[str]
+) -> Callable[[str], Venue | None]:
+    """A venue lookup through doi.org content negotiation, closed with `stack`."""
+    import httpx
+
+    from readlist.resolve.arxiv import user_agent
+    from readlist.resolve.doi import DoiClient, venue_from_csl
+
+    http = stack.enter_context(
+        httpx.Client(
+            headers={"User-Agent": user_agent(__version__, config.arxiv.contact)},
+            timeout=config.arxiv.timeout_seconds,
+            follow_redirects=True,
+        )
+    )
+    client = DoiClient(http, api_url=config.doi.api_url)
+
+    def lookup(doi: str) -> Venue | None:
+        requests.append(f"GET {config.doi.api_url}/{doi}")
+        record = client.fetch_csl(doi)
+        return venue_from_csl(record) if record is not None else None
+
+    return lookup
 
 
 @cli.command()

@@ -28,6 +28,7 @@ ARXIV_API_URL = "https://export.arxiv.org/api/query"
 ARXIV_PDF_URL = "https://arxiv.org/pdf"
 HF_API_URL = "https://huggingface.co/api"
 ZOTERO_API_URL = "https://api.zotero.org"
+DOI_API_URL = "https://doi.org"
 # arXiv's API terms of use: no more than one request every three seconds.
 ARXIV_MIN_DELAY = 3.0
 MAX_CONCURRENCY = 16
@@ -91,6 +92,13 @@ class HuggingFaceConfig:
 
 
 @dataclass(frozen=True)
+class DoiConfig:
+    """Where `upgrade` asks for a published DOI's metadata (content negotiation, CSL JSON)."""
+
+    api_url: str = DOI_API_URL
+
+
+@dataclass(frozen=True)
 class ZoteroConfig:
     """The Zotero Web API endpoint, library and target collection."""
 
@@ -114,6 +122,7 @@ class Config:
     arxiv: ArxivConfig = ArxivConfig()
     huggingface: HuggingFaceConfig = HuggingFaceConfig()
     zotero: ZoteroConfig = ZoteroConfig()
+    doi: DoiConfig = DoiConfig()
     cache_dir: Path
     path: Path  # the config file that was, or would have been, read
     file_exists: bool
@@ -167,6 +176,9 @@ _SCHEMA: dict[str, dict[str, _Option]] = {
         "collection": _Option("line"),
         "date": _Option("choice", ("first", "latest")),
     },
+    "doi": {
+        "api_url": _Option("url"),
+    },
     "cache": {
         "dir": _Option("path"),
     },
@@ -183,6 +195,7 @@ ENV_VARS: dict[str, str] = {
     "READLIST_HF_API_URL": "huggingface.api_url",
     "HF_TOKEN": "huggingface.token",
     "READLIST_ZOTERO_API_URL": "zotero.api_url",
+    "READLIST_DOI_URL": "doi.api_url",
     "ZOTERO_API_KEY": "zotero.api_key",
     "ZOTERO_LIBRARY_ID": "zotero.library_id",
 }
@@ -519,6 +532,7 @@ def _build(
         arxiv=arxiv,
         huggingface=huggingface,
         zotero=zotero,
+        doi=DoiConfig(api_url=get("doi.api_url", DOI_API_URL)),
         cache_dir=cache_dir,
         path=path,
         file_exists=file_exists,

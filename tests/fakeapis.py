@@ -1380,3 +1380,30 @@ def sample_papers(listing_dir: Path, *, seed: int = 0) -> SampleWorld:
         )
     )
     return SampleWorld(papers=papers, truth=truth, listings=listings)
+
+
+class FakeDoi(_FakeServer):
+    """doi.org's content negotiation: `GET /<doi>` with a CSL JSON `Accept` gives the record.
+
+    Unknown DOIs are 404 "DOI Not Found" (HTML, as doi.org answers); a request that does not
+    ask for CSL JSON gets the landing page (HTML), which a client must not take for data.
+    """
+
+    CSL = "application/vnd.citationstyles.csl+json"
+
+    def __init__(self, records: Mapping[str, Mapping[str, object]] | None = None) -> None:
+        super().__init__()
+        self.records: dict[str, dict[str, object]] = {
+            doi.lower(): dict(record) for doi, record in (records or {}).items()
+        }
+
+    def _answer(self, request: RecordedRequest, target: str) -> _Response:
+        doi = urllib.parse.unquote(request.path.lstrip("/")).lower()
+        record = self.records.get(doi)
+        if record is None:
+            return _Response(404, b"<html><title>DOI Not Found</title></html>", "text/html")
+        accept = next((v for k, v in request.headers.items() if k.lower() == "accept"), "")
+        if self.CSL not in accept:
+            return _Response(200, b"<html><title>Landing page</title></html>", "text/html")
+        body = json.dumps({"DOI": doi, **record}).encode()
+        return _Response(200, body, f"{self.CSL}; charset=utf-8")
