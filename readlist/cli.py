@@ -717,38 +717,79 @@ def list_(
 
 @cli.command()
 @bib_option
+@click.option(
+    "--zotero",
+    "in_zotero",
+    is_flag=True,
+    help="Upgrade the preprint items of the Zotero collection instead of the .bib.",
+)
+@click.option("--collection", help="Zotero collection name or path (default [zotero] collection).")
 @click.option("--offline", is_flag=True, help="No network: use only arXiv's cached records.")
 @click.option("-n", "--dry-run", is_flag=True, help="Print the plan; write nothing.")
 @click.pass_obj
-def upgrade(state: AppState, bib: Path | None, offline: bool, dry_run: bool) -> None:
+def upgrade(
+    state: AppState,
+    bib: Path | None,
+    in_zotero: bool,
+    collection: str | None,
+    offline: bool,
+    dry_run: bool,
+) -> None:
     """Rewrite cited preprints as their published versions, keeping their keys.
 
     Only entries whose arXiv record (or the entry itself) names a journal DOI are upgraded;
     the venue comes from doi.org, else from arXiv's journal reference. The plan goes to
-    stdout, one line per entry.
+    stdout, one line per entry. With --zotero, the collection's preprint items change type
+    and fields in place (each write conditioned on the version read).
     """
-    from readlist.upgrade import upgrade_in_place
+    from readlist.upgrade import Upgrade, plan_zotero_upgrades, upgrade_in_place
 
-    config = state.config(**{"library.bib": bib})
-    path = _existing_bib(config)
+    config = state.config(**{"library.bib": bib, "zotero.collection": collection})
+    skipped: list[tuple[str, str]]
+    zotero_requests = 0
     with contextlib.ExitStack() as stack:
         resolver, requests = stack.enter_context(_resolver(config, offline=offline, refresh=False))
         lookup = None if offline else _doi_lookup(config, stack, requests)
-        outcome = upgrade_in_place(path, resolver, lookup, dry_run=dry_run)
-    for up in outcome.planned:
+        if in_zotero:
+            target = _collection(config)
+            library = stack.enter_context(_zotero(config))
+            plan = plan_zotero_upgrades(
+                [data for data, _ in library.collection_objects(target)], resolver, lookup
+            )
+            planned: list[Upgrade] = [up for _, up in plan.planned]
+            skipped = list(plan.skipped)
+            if plan.planned and not dry_run:
+                done, failed = library.upgrade_items(
+                    [(data, up.doi, up.venue) for data, up in plan.planned]
+                )
+                labels = {str(data["key"]): up.key for data, up in plan.planned}
+                planned = [up for data, up in plan.planned if data["key"] in set(done)]
+                skipped += [(labels.get(key, key), reason) for key, reason in failed]
+            where = f"Zotero collection {target}"
+            zotero_requests = library.requests
+            for warning in library.warnings:
+                _err(f"warning: {warning}")
+        else:
+            path = _existing_bib(config)
+            outcome = upgrade_in_place(path, resolver, lookup, dry_run=dry_run)
+            planned, skipped, where = outcome.planned, outcome.skipped, str(path)
+    for up in planned:
+        kind = up.entry_type
+        if in_zotero:
+            kind = "conferencePaper" if up.venue.kind == "conference" else "journalArticle"
         click.echo(
-            f"{up.key}: arXiv:{up.arxiv_id} -> @{up.entry_type} {up.venue.name}"
+            f"{up.key}: arXiv:{up.arxiv_id} -> {'' if in_zotero else '@'}{kind} {up.venue.name}"
             f"{f' ({up.venue.year})' if up.venue.year else ''}, doi {up.doi} "
             f"(DOI from {up.doi_from}, venue from {up.venue_from})"
         )
-    for key, reason in outcome.skipped:
+    for key, reason in skipped:
         _err(f"not upgraded: {key}: {reason}")
     verb = "would upgrade" if dry_run else "upgraded"
     _err(
-        f"{verb} {len(outcome.planned)} entries, {len(outcome.skipped)} not upgraded "
-        f"({len(requests)} requests) in {path}"
+        f"{verb} {len(planned)} entries, {len(skipped)} not upgraded "
+        f"({len(requests) + zotero_requests} requests) in {where}"
     )
-    sys.exit(1 if outcome.skipped else 0)
+    sys.exit(1 if skipped else 0)
 
 
 def _doi_lookup(

@@ -10,9 +10,10 @@ failing that, from arXiv's journal reference. The entry is edited in place: its 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from readlist.bibfile import (
     BibEntry,
@@ -27,8 +28,8 @@ from readlist.bibfile import (
 from readlist.errors import ApiError
 from readlist.latex import bibtex_escape
 from readlist.library import listing_for_entry
-from readlist.models import ArxivId, Venue
-from readlist.resolve import Resolver
+from readlist.models import ArxivId, Listing, Venue
+from readlist.resolve import Resolution, Resolver
 from readlist.venue import parse_journal_ref
 
 # The entry types a preprint is cited as (arXiv's @misc, biblatex's @online, and the like).
@@ -84,26 +85,13 @@ def upgrade_in_place(
         results = resolver.resolve([listing_for_entry(e, str(path)) for e in candidates])
         edits = []
         for entry, result in zip(candidates, results, strict=True):
-            arxiv_doi = normalize_doi(result.paper.doi or "") if result.resolved else ""
-            own = normalize_doi(entry.get("doi") or "")
-            if own.startswith("10.48550/"):
-                own = ""
-            doi, doi_from = (arxiv_doi, "arXiv") if arxiv_doi else (own, "the entry")
-            if not doi:
+            found = _published(result, entry.get("doi") or "", lookup)
+            if found is None:
                 continue  # still a preprint as far as anyone can tell: nothing to do
-            venue, venue_from = None, ""
-            if lookup is not None:
-                try:
-                    venue, venue_from = lookup(doi), "doi.org"
-                except ApiError as error:
-                    outcome.skipped.append((entry.key, f"{doi}: {error.message}"))
-                    continue
-            if venue is None and result.resolved and result.paper.journal_ref:
-                venue = parse_journal_ref(result.paper.journal_ref, doi)
-                venue_from = "arXiv journal reference"
-            if venue is None:
-                outcome.skipped.append((entry.key, f"no venue known for {doi}"))
+            if isinstance(found, str):
+                outcome.skipped.append((entry.key, found))
                 continue
+            doi, doi_from, venue, venue_from = found
             ids = entry.arxiv_ids()
             upgrade = Upgrade(entry.key, entry.line, ids[0], doi, doi_from, venue, venue_from)
             outcome.planned.append(upgrade)
@@ -112,6 +100,75 @@ def upgrade_in_place(
             write_atomic(path, bib.encode(replace_spans(bib.text, edits)))
             outcome.written = True
     return outcome
+
+
+@dataclass
+class ZoteroUpgradePlan:
+    """What `upgrade --zotero` would write: (item data, upgrade) pairs, and the refusals."""
+
+    planned: list[tuple[dict[str, Any], Upgrade]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (label, why not)
+
+
+def plan_zotero_upgrades(
+    items: Sequence[Mapping[str, Any]], resolver: Resolver, lookup: VenueLookup | None
+) -> ZoteroUpgradePlan:
+    """Find the preprint items of a collection that have a published version (same rules)."""
+    from readlist.zotero import item_arxiv_id, item_citation_key, item_doi
+
+    plan = ZoteroUpgradePlan()
+    candidates = [
+        dict(data)
+        for data in items
+        if data.get("itemType") == "preprint" and item_arxiv_id(data) is not None
+    ]
+    if not candidates:
+        return plan
+    listings = [
+        Listing(title=str(d.get("title") or "") or None, arxiv_id=item_arxiv_id(d), source="Zotero")
+        for d in candidates
+    ]
+    for data, result in zip(candidates, resolver.resolve(listings), strict=True):
+        label = item_citation_key(data) or str(data.get("key"))
+        found = _published(result, item_doi(data) or "", lookup)
+        if found is None:
+            continue
+        if isinstance(found, str):
+            plan.skipped.append((label, found))
+            continue
+        doi, doi_from, venue, venue_from = found
+        upgrade = Upgrade(label, 0, item_arxiv_id(data), doi, doi_from, venue, venue_from)
+        plan.planned.append((data, upgrade))
+    return plan
+
+
+def _published(
+    result: Resolution, own_doi: str, lookup: VenueLookup | None
+) -> tuple[str, str, Venue, str] | str | None:
+    """The published DOI and venue of a preprint: (doi, from, venue, from), a reason, or None.
+
+    None: neither arXiv nor the entry names a published DOI (nothing to upgrade). A string:
+    there is a DOI, but no venue could be read for it (the reason).
+    """
+    arxiv_doi = normalize_doi(result.paper.doi or "") if result.resolved else ""
+    own = normalize_doi(own_doi)
+    if own.startswith("10.48550/"):
+        own = ""
+    doi, doi_from = (arxiv_doi, "arXiv") if arxiv_doi else (own, "the entry")
+    if not doi:
+        return None
+    venue, venue_from = None, ""
+    if lookup is not None:
+        try:
+            venue, venue_from = lookup(doi), "doi.org"
+        except ApiError as error:
+            return f"{doi}: {error.message}"
+    if venue is None and result.resolved and result.paper.journal_ref:
+        venue = parse_journal_ref(result.paper.journal_ref, doi)
+        venue_from = "arXiv journal reference"
+    if venue is None:
+        return f"no venue known for {doi}"
+    return doi, doi_from, venue, venue_from
 
 
 def _edit(bib: BibFile, entry: BibEntry, upgrade: Upgrade) -> tuple[int, int, str]:

@@ -1437,6 +1437,15 @@ class ZoteroLibrary:
         When several collections have the path (see `warnings`), the items of all of them are
         read, the oldest collection's first, each item once.
         """
+        return [
+            (item_citation_key(data), item_to_paper(data, meta))
+            for data, meta in self.collection_objects(collection_path)
+        ]
+
+    def collection_objects(
+        self, collection_path: str
+    ) -> list[tuple[dict[str, Any], Mapping[str, Any] | None]]:
+        """Read the top-level items of one collection as (data, meta) pairs, each item once."""
         self._collections = None
         keys = self.collection_paths(collection_path)
         if not keys:
@@ -1446,7 +1455,7 @@ class ZoteroLibrary:
         names = split_collection_path(collection_path)
         self._warn_duplicates(names, _matching_chains(self._list_collections(), names))
         zot = self._zot
-        papers: list[tuple[str | None, Paper]] = []
+        found: list[tuple[dict[str, Any], Mapping[str, Any] | None]] = []
         seen: set[str] = set()
         for key in keys:
             objects, _ = self._read_all(
@@ -1466,8 +1475,50 @@ class ZoteroLibrary:
                         continue
                     seen.add(item_key)
                 meta = obj.get("meta") if isinstance(obj.get("meta"), Mapping) else None
-                papers.append((item_citation_key(data), item_to_paper(data, meta)))
-        return papers
+                found.append((data, meta))
+        return found
+
+    # ----------------------------------------------------------------- upgrade
+
+    def upgrade_items(
+        self, upgrades: Sequence[tuple[Mapping[str, Any], str, Venue]]
+    ) -> tuple[list[str], list[tuple[str, str]]]:
+        """Turn preprint items into their published versions, in place.
+
+        Each (item data, published DOI, venue) becomes a `journalArticle`/`conferencePaper`
+        with that DOI and venue; its key, citation key, tags, collections, Extra (the arXiv
+        ID) and URL stay. Every write names the version the item was read at, so an item
+        changed since is refused (412), reported, and left alone. Returns the keys upgraded
+        and (key, reason) for the others.
+        """
+        done: list[str] = []
+        failed: list[tuple[str, str]] = []
+        bodies = [_upgrade_payload(data, doi, venue) for data, doi, venue in upgrades]
+        url = self._url("/items")
+        for start in range(0, len(bodies), MAX_BATCH):
+            chunk = bodies[start : start + MAX_BATCH]
+            try:
+                response = self._retrying(url, partial(self._send, "POST", "/items", body=chunk))
+            except _Precondition as problem:
+                failed += [(body["key"], problem.message) for body in chunk]
+                continue
+            except ZoteroError as error:
+                failed += [(body["key"], error.message) for body in chunk]
+                continue
+            outcomes = _parse_write_report(response, len(chunk))
+            for position, body in enumerate(chunk):
+                outcome = outcomes.get(position)
+                if outcome is None:
+                    failed.append((body["key"], "the server did not report on it"))
+                elif outcome.status == "failed":
+                    reason = _scrub(outcome.message, self._secret)
+                    if outcome.code == 412:
+                        reason = f"changed in Zotero since it was read ({reason}); run again"
+                    failed.append((body["key"], reason))
+                else:
+                    done.append(body["key"])
+        self._seen_version = None
+        return done, failed
 
     # ----------------------------------------------------------------- files
 
@@ -2176,6 +2227,28 @@ def _changes(
     if what and not changes:
         changes["collections"] = collections  # dry run: the collection does not exist yet
     return changes, "; ".join(what)
+
+
+def _upgrade_payload(data: Mapping[str, Any], doi: str, venue: Venue) -> dict[str, Any]:
+    """The partial write that makes a preprint item its published version."""
+    item_type = "conferencePaper" if venue.kind == "conference" else "journalArticle"
+    payload: dict[str, Any] = {
+        "key": data["key"],
+        "version": _as_int(data.get("version")),
+        "itemType": item_type,
+        "DOI": doi,
+        # What the preprint's repository would become as the publisher: cleared.
+        "publisher": "",
+    }
+    payload["proceedingsTitle" if item_type == "conferencePaper" else "publicationTitle"] = (
+        venue.name
+    )
+    for name, value in (("volume", venue.volume), ("issue", venue.issue), ("pages", venue.pages)):
+        if value:
+            payload[name] = value
+    if venue.year is not None:
+        payload["date"] = str(venue.year)
+    return payload
 
 
 def _is_ours(data: Mapping[str, Any], job: _Job, collection: str | None) -> bool:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 from fakeapis import FakeDoi, Fault
+from fakezotero import FakeZotero, preprint_data
 from latex_tools import compile_natbib
 
 from readlist.bibfile import read_bib
@@ -191,3 +192,64 @@ def test_csl_records_are_read_as_venues() -> None:
     assert client.fetch_csl("10.1/x") == csl("Nature")
     with pytest.raises(DoiError, match="not CSL JSON"):
         client.fetch_csl("10.1/html")
+
+
+@pytest.fixture
+def zotero(servers, monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> Iterator[FakeZotero]:  # type: ignore[no-untyped-def]
+    with FakeZotero(api_key="good-key") as fake:
+        monkeypatch.setenv("READLIST_ZOTERO_API_URL", fake.url)
+        monkeypatch.setenv("ZOTERO_API_KEY", "good-key")
+        monkeypatch.setenv("ZOTERO_LIBRARY_ID", "123")
+        yield fake
+
+
+def test_zotero_preprints_change_type_in_place_version_conditioned(  # type: ignore[no-untyped-def]
+    world, doi_server, zotero, tmp_path: Path
+) -> None:
+    collection = zotero.seed_collection("Reading")["key"]
+    chosen = [p for p in world.papers if p.in_arxiv and p.doi][:3] + [
+        p for p in world.papers if p.in_arxiv and not p.doi
+    ][:2]
+    keys = {}
+    for number, paper in enumerate(chosen):
+        data = preprint_data(paper.arxiv_id, paper.title, collections=[collection], tags=["mine"])
+        data["citationKey"] = f"key{number}"
+        keys[paper.arxiv_id] = zotero.seed_item(data)["key"]
+    published = [p for p in chosen if p.doi]
+    dry = run("upgrade", "--zotero", "--collection", "Reading", "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert {line.split(":", 1)[0] for line in dry.stdout.splitlines()} == {
+        f"key{chosen.index(p)}" for p in published
+    }
+    assert all(zotero.items[k]["data"]["itemType"] == "preprint" for k in keys.values())
+    # Someone edits one of them after readlist read it: that write is refused, not lost.
+    edited = keys[published[0].arxiv_id]
+    real_upgrade = FakeZotero._multi_write
+
+    def edit_first(self, req, lib, kind):  # type: ignore[no-untyped-def]
+        if kind == "item" and lib.items[edited]["data"].get("title") != "Edited":
+            self.edit_item(edited, {"title": "Edited"})
+        return real_upgrade(self, req, lib, kind)
+
+    FakeZotero._multi_write = edit_first  # type: ignore[method-assign]
+    try:
+        result = run("upgrade", "--zotero", "--collection", "Reading")
+    finally:
+        FakeZotero._multi_write = real_upgrade  # type: ignore[method-assign]
+    assert result.exit_code == 1, result.stderr
+    assert "changed in Zotero since it was read" in result.stderr
+    for paper in chosen:
+        data = zotero.items[keys[paper.arxiv_id]]["data"]
+        if not paper.doi:
+            assert data["itemType"] == "preprint"
+            continue
+        if keys[paper.arxiv_id] == edited:
+            assert data["itemType"] == "preprint" and data["title"] == "Edited"
+            continue
+        assert data["itemType"] in ("journalArticle", "conferencePaper")
+        assert data["DOI"].lower() == paper.doi.lower()
+        assert data["citationKey"] == f"key{chosen.index(paper)}"  # the key is kept
+        assert data["extra"].startswith(f"arXiv:{paper.arxiv_id}")
+        assert data["collections"] == [collection] and data["tags"] == [{"tag": "mine"}]
+        assert "repository" not in data and "archiveID" not in data
+    zotero.check_invariants()
