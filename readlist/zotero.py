@@ -1279,7 +1279,9 @@ class ZoteroLibrary:
             if data is None:
                 creates += self._create_ops(job, [collection] if collection else [])
             else:
-                changes, what = _changes(data, collection, label, job.tags, self._equivalent)
+                changes, what = _changes(
+                    data, collection, label, job.tags, self._equivalent, job.citekey
+                )
                 created = job.attempted == "create"
                 if job.maybe_written and (
                     _is_ours(data, job, collection) if created else not changes
@@ -2201,12 +2203,16 @@ def _changes(
     label: str,
     tags: Sequence[str],
     equivalent: frozenset[str] = frozenset(),
+    citekey: str = "",
 ) -> tuple[dict[str, Any], str]:
     """What an existing item lacks: the collection and tags, as full new lists (PATCH rules).
 
     `label` is the collection path; with no `collection` key (a dry run that would create
     the collection), the item is reported as joining it all the same. An item in one of the
-    `equivalent` collections (duplicates of the path) is already in it.
+    `equivalent` collections (duplicates of the path) is already in it. An item whose
+    Extra names this very key as `Citation Key:` (how readlist wrote keys before; Better
+    BibTeX 8+ no longer reads it) has it moved into the `citationKey` field. Items made
+    elsewhere keep their keys, or their lack of one: never two disagreeing keys.
     """
     changes: dict[str, Any] = {}
     what: list[str] = []
@@ -2224,9 +2230,28 @@ def _changes(
     if missing:
         changes["tags"] = existing + [{"tag": tag} for tag in missing]
         what.append("tags " + ", ".join(f"+{tag}" for tag in missing))
+    key_change = _citation_key_change(data, citekey.strip())
+    if key_change:
+        changes.update(key_change)
+        what.append(f"citation key {citekey.strip()} in its field")
     if what and not changes:
         changes["collections"] = collections  # dry run: the collection does not exist yet
     return changes, "; ".join(what)
+
+
+def _citation_key_change(data: Mapping[str, Any], citekey: str) -> dict[str, str]:
+    """Move readlist's old `Citation Key:` line into `citationKey`; {} when nothing changes."""
+    item_type = str(data.get("itemType") or "")
+    if not citekey or "citationKey" not in ITEM_TYPE_FIELDS.get(item_type, ()):
+        return {}
+    if str(data.get("citationKey") or "").strip():
+        return {}
+    extra = str(data.get("extra") or "")
+    found = _CITATION_KEY_RE.search(extra)
+    if found is None or found.group(1) != citekey:
+        return {}  # no key, or the item's own key from another tool: left as it is
+    lines = [line for line in extra.splitlines() if not _CITATION_KEY_RE.fullmatch(line)]
+    return {"citationKey": citekey, "extra": "\n".join(lines)}
 
 
 def _upgrade_payload(data: Mapping[str, Any], doi: str, venue: Venue) -> dict[str, Any]:

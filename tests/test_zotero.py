@@ -1505,3 +1505,29 @@ def test_citation_key_field_wins_over_extra() -> None:
         "extra2020"
     )
     assert item_citation_key({"extra": "arXiv:2501.00001"}) is None
+
+
+def test_old_extra_key_moves_to_the_field_and_a_foreign_key_stays(
+    make: Callable[..., ZoteroLibrary], fake: FakeZotero
+) -> None:
+    reading = fake.add_collection("Reading")
+    base = paper_to_item(paper(1), "", ["to-read"], [reading])
+    ours = fake.add_item({**base, "extra": "arXiv:2501.00001 [cs.CL]\nCitation Key: ours2025"})
+    theirs_data = paper_to_item(paper(2), "", ["to-read"], [reading])
+    theirs = fake.add_item({**theirs_data, "extra": "Citation Key: theirs2025"})
+    keyless = fake.add_item(paper_to_item(paper(3), "", ["to-read"], [reading]))
+    report = make().sync(
+        [
+            ("ours2025", paper(1), ["to-read"]),
+            ("mine2025", paper(2), ["to-read"]),
+            ("other2025", paper(3), ["to-read"]),
+        ],
+        "Reading",
+    )
+    assert report.updated == [("ours2025", ours, "citation key ours2025 in its field")]
+    assert fake.items[ours]["citationKey"] == "ours2025"
+    assert fake.items[ours]["extra"] == "arXiv:2501.00001 [cs.CL]"  # one key, not two
+    assert "citationKey" not in fake.items[theirs] and "citationKey" not in fake.items[keyless]
+    assert sorted(report.unchanged) == ["mine2025", "other2025"]
+    again = make().sync([("ours2025", paper(1), ["to-read"])], "Reading")
+    assert again.updated == [] and again.unchanged == ["ours2025"]
