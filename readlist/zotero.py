@@ -1548,7 +1548,11 @@ class ZoteroLibrary:
             "tags": [],
             "relations": {},
         }
-        key, version = self._create_one(item, f"PDF attachment of {parent_key}")
+        key, version = self._create_one(
+            item,
+            f"PDF attachment of {parent_key}",
+            recover=partial(self._find_new_attachment, parent_key, filename),
+        )
         try:
             self._upload_file(key, filename, content)
         except (ZoteroError, _Precondition, _Transient) as problem:
@@ -1595,8 +1599,36 @@ class ZoteroLibrary:
             lambda: self._send("POST", file_path, headers=new_file, form={"upload": upload_key}),
         )
 
-    def _create_one(self, item: dict[str, Any], label: str) -> tuple[str, int]:
-        """Create one object (one write token, reused on retries); return key and version."""
+    def _find_new_attachment(self, parent_key: str, filename: str) -> tuple[str, int] | None:
+        """The file attachment without a file yet that we made under `parent_key`, if any."""
+        path = f"/items/{parent_key}/children"
+        response = self._retrying(
+            self._url(path), lambda: self._send("GET", path, expect_json=True)
+        )
+        for obj in response.json() if isinstance(response.json(), list) else []:
+            data = obj.get("data", obj) if isinstance(obj, dict) else {}
+            if (
+                data.get("itemType") == "attachment"
+                and data.get("linkMode") == "imported_url"
+                and data.get("filename") == filename
+                and not data.get("md5")
+                and isinstance(data.get("key"), str)
+            ):
+                return data["key"], _as_int(data.get("version"))
+        return None
+
+    def _create_one(
+        self,
+        item: dict[str, Any],
+        label: str,
+        *,
+        recover: Callable[[], tuple[str, int] | None] | None = None,
+    ) -> tuple[str, int]:
+        """Create one object (one write token, reused on retries); return key and version.
+
+        When an attempt whose answer was lost did go through, the retry gets 412 "write
+        token already used": `recover` then finds the object that attempt made.
+        """
         url = self._url("/items")
         headers = {"Zotero-Write-Token": secrets.token_hex(16)}
 
@@ -1612,6 +1644,9 @@ class ZoteroLibrary:
         try:
             return self._retrying(url, attempt)
         except _Precondition as problem:
+            found = recover() if recover is not None else None
+            if found is not None:
+                return found
             raise self._error(
                 url, f"could not create the {label}: {problem.message}", 412
             ) from None

@@ -339,3 +339,32 @@ def test_sync_from_the_bib_gives_items_the_cached_details(world, zotero, tmp_pat
         assert notes.get(key) == (
             f"Comment: {html.escape(paper.comment, quote=False)}" if paper.comment else None
         )
+
+
+def test_attachment_whose_create_answer_was_lost_is_used_not_left_empty(
+    world, zotero, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    source = listing_file(world, tmp_path, 1)
+    bib = tmp_path / "refs.bib"
+    assert run("add", source, "--all", "--bib", str(bib)).exit_code == 0
+    # The sync's item write goes through; then the attachment is created, its answer lost.
+    real_write = FakeZotero._multi_write
+    calls = []
+
+    def lose_second(self, req, lib, kind):  # type: ignore[no-untyped-def]
+        calls.append(kind)
+        if calls.count("item") == 1 and kind == "item":
+            self.inject(lost(method="POST", path="/users/123/items"))
+        return real_write(self, req, lib, kind)
+
+    FakeZotero._multi_write = lose_second  # type: ignore[method-assign]
+    try:
+        result = run("sync", "--bib", str(bib), "--attach-pdf")
+    finally:
+        FakeZotero._multi_write = real_write  # type: ignore[method-assign]
+    assert result.exit_code == 0, result.stderr
+    assert "PDFs: 1 attached, 0 failed" in result.stderr
+    item_posts = [r for r in zotero.requests if r.method == "POST" and r.path.endswith("/items")]
+    assert len(item_posts) == 3  # the item batch, the lost attachment create, its retry
+    (attachment,) = pdf_attachments(zotero)
+    assert attachment["md5"] and zotero.stored_file(attachment["key"])
