@@ -1594,10 +1594,29 @@ class ZoteroLibrary:
             raise self._error(file_url, "malformed upload authorization")
         body = answer["prefix"].encode("utf-8") + content + answer["suffix"].encode("utf-8")
         self._upload(answer["url"], body, str(answer.get("contentType") or ""))
-        self._retrying(
-            file_url,
-            lambda: self._send("POST", file_path, headers=new_file, form={"upload": upload_key}),
+        try:
+            self._retrying(
+                file_url,
+                lambda: self._send(
+                    "POST", file_path, headers=new_file, form={"upload": upload_key}
+                ),
+            )
+        except _Precondition:
+            # "If-None-Match: * set but file exists": an attempt whose answer was lost did
+            # register it. Anything else (another file) is a real conflict.
+            if self._stored_md5(key) != md5:
+                raise
+
+    def _stored_md5(self, key: str) -> str | None:
+        """The md5 of the file an attachment item has in storage, if any."""
+        path = f"/items/{key}"
+        response = self._retrying(
+            self._url(path), lambda: self._send("GET", path, expect_json=True)
         )
+        body = response.json()
+        data = body.get("data", body) if isinstance(body, dict) else {}
+        md5 = data.get("md5") if isinstance(data, dict) else None
+        return md5 if isinstance(md5, str) else None
 
     def _find_new_attachment(self, parent_key: str, filename: str) -> tuple[str, int] | None:
         """The file attachment without a file yet that we made under `parent_key`, if any."""

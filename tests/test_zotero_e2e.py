@@ -368,3 +368,31 @@ def test_attachment_whose_create_answer_was_lost_is_used_not_left_empty(
     assert len(item_posts) == 3  # the item batch, the lost attachment create, its retry
     (attachment,) = pdf_attachments(zotero)
     assert attachment["md5"] and zotero.stored_file(attachment["key"])
+
+
+def test_registration_whose_answer_was_lost_is_not_undone(world, zotero, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = listing_file(world, tmp_path, 1)
+    # Queued while the authorization is answered, the fault takes the next request to the
+    # file endpoint: the registration, which is carried out and its answer lost.
+    real_file = FakeZotero._file_request
+
+    def queue_on_authorization(self, req, lib, key):  # type: ignore[no-untyped-def]
+        answer = real_file(self, req, lib, key)
+        if b"upload=" not in req.raw_body:
+            self.inject(lost(method="POST", path=f"/users/123/items/{key}/file"))
+            FakeZotero._file_request = real_file  # type: ignore[method-assign]
+        return answer
+
+    FakeZotero._file_request = queue_on_authorization  # type: ignore[method-assign]
+    try:
+        result = run("add", source, "--all", "--to", "zotero", "--attach-pdf")
+    finally:
+        FakeZotero._file_request = real_file  # type: ignore[method-assign]
+    assert result.exit_code == 0, result.stderr
+    assert "PDFs: 1 attached, 0 failed" in result.stderr
+    registrations = [
+        r for r in zotero.requests if r.path.endswith("/file") and b"upload=" in r.raw_body
+    ]
+    assert len(registrations) == 2  # the lost one, and the retry that found it done
+    (attachment,) = pdf_attachments(zotero)
+    assert zotero.stored_file(attachment["key"])
