@@ -396,3 +396,24 @@ def test_registration_whose_answer_was_lost_is_not_undone(world, zotero, tmp_pat
     assert len(registrations) == 2  # the lost one, and the retry that found it done
     (attachment,) = pdf_attachments(zotero)
     assert zotero.stored_file(attachment["key"])
+
+
+def test_date_setting_latest_dates_items_and_entries_by_the_latest_version(
+    world, zotero, isolated_env: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    revised = next(
+        p
+        for p in world.papers
+        if p.in_arxiv and p.in_hf and not p.doi and p.updated[:7] != p.published[:7]
+    )
+    config = isolated_env / "config.toml"
+    config.write_text(config.read_text().replace("[zotero]\n", '[zotero]\ndate = "latest"\n'))
+    bib = tmp_path / "refs.bib"
+    result = run("add", revised.arxiv_id, "--to", "both", "--bib", str(bib))
+    assert result.exit_code == 0, result.stderr
+    (entry,) = read_bib(bib).entries
+    months = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+    assert entry.get("year") == revised.updated[:4]
+    assert entry.get("month") == months[int(revised.updated[5:7]) - 1]
+    (item,) = zotero.top_items.values()
+    assert item["data"]["date"] == revised.updated[:10]
