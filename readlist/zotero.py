@@ -19,6 +19,11 @@ module guards its weak spots:
 The API key never leaves this module: every message is scrubbed of it (and of any
 `key=`/`Bearer` text) before it is raised, logged or reported.
 
+New items are made as Zotero's arXiv import makes them (`paper_to_item`), each with its
+children (the `Comment:` note, the PDF link) in the same request: the client picks the item's
+key so its children can name their parent. `attach_pdf` speaks the file-upload protocol;
+the storage URL it is given gets the file without the API key.
+
 Matching existing items needs fields the API's `q` search does not cover (DOI, `extra`,
 `archiveID`), so a slim index of the library's top-level items is cached as JSON in the
 cache directory, keyed by library version, and kept current with `?since=` reads.
