@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from readlist.models import Venue
 from readlist.venue import is_conference, parse_journal_ref
@@ -112,3 +115,11 @@ def test_the_translators_journal_items_get_their_venue(data: Path) -> None:
             assert venue.volume == item.get("volume")
             checked += 1
     assert checked == 4
+
+
+@given(st.text(max_size=120), st.one_of(st.none(), st.text(max_size=40)))
+def test_any_reference_is_read_without_error(ref: str, doi: str | None) -> None:
+    venue = parse_journal_ref(ref, doi)
+    if venue is not None:
+        assert venue.name.strip() and venue.kind in ("journal", "conference")
+        assert venue.pages is None or not re.fullmatch(r"(19|20)\d\d-(19|20)\d\d", venue.pages)

@@ -20,6 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from readlist.config import ZoteroConfig
 from readlist.models import ArxivId, Paper
@@ -1531,3 +1533,24 @@ def test_old_extra_key_moves_to_the_field_and_a_foreign_key_stays(
     assert sorted(report.unchanged) == ["mine2025", "other2025"]
     again = make().sync([("ours2025", paper(1), ["to-read"])], "Reading")
     assert again.updated == [] and again.unchanged == ["ours2025"]
+
+
+_WORDS = st.sampled_from(["Ana", "María", "Jean-Luc", "Wei", "O'Neil", "Ngũgĩ", "K.", "Zhang"])
+_PARTICLES_ST = st.sampled_from(["van", "der", "de", "la", "von", "da", "Van", "De", "Ó", "ter"])
+
+
+@given(
+    st.lists(_WORDS, min_size=1, max_size=3),
+    st.lists(_PARTICLES_ST, max_size=2),
+    st.lists(_WORDS, min_size=1, max_size=2),
+)
+def test_a_split_name_reads_back_as_written(
+    given_names: list[str], particles: list[str], family: list[str]
+) -> None:
+    name = " ".join([*given_names, *particles, *family])
+    creator = split_creator(name)
+    assert creator is not None
+    assert " ".join(p for p in (creator["firstName"], creator["lastName"]) if p) == name
+    assert creator["firstName"]  # a person always keeps a given name
+    assert creator["lastName"].split(" ")[-1] == family[-1]
+    assert item_to_paper({"title": "t", "creators": [creator]}).authors == (name,)
