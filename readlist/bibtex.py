@@ -15,7 +15,14 @@ from typing import NamedTuple
 from readlist.latex import bibtex_escape, brace_depth_ok, escape_name, protect_title
 from readlist.models import Paper
 
-__all__ = ["STYLES", "Field", "entry_fields", "format_authors", "format_entry"]
+__all__ = [
+    "STYLES",
+    "Field",
+    "entry_fields",
+    "entry_type_for",
+    "format_authors",
+    "format_entry",
+]
 
 STYLES = ("bibtex", "biblatex")
 
@@ -63,7 +70,7 @@ def format_entry(
     """
     if not _KEY.fullmatch(key):
         raise ValueError(f"invalid citation key: {key!r}")
-    entry_type = "misc" if style == "bibtex" else "online"
+    entry_type = entry_type_for(paper, style)
     fields = entry_fields(paper, style=style, abstract=abstract, extra_fields=extra_fields)
     lines = [f"@{entry_type}{{{key},"]
     for field in fields:
@@ -71,6 +78,14 @@ def format_entry(
         lines.append(f"  {field.name} = {value},")
     lines.append("}")
     return eol.join(lines)
+
+
+def entry_type_for(paper: Paper, style: str = "bibtex") -> str:
+    """The entry type: the published version's (`article`, `inproceedings`) when its venue is
+    known field by field, else arXiv's `misc` (BibTeX) or `online` (biblatex)."""
+    if paper.venue is not None and paper.venue.name.strip():
+        return "inproceedings" if paper.venue.kind == "conference" else "article"
+    return "misc" if style == "bibtex" else "online"
 
 
 def entry_fields(
@@ -92,6 +107,18 @@ def entry_fields(
 
     add("title", protect_title(paper.title, ascii_only=ascii_only))
     add("author", format_authors(paper.authors, ascii_only=ascii_only))
+    venue = paper.venue if paper.venue is not None and paper.venue.name.strip() else None
+    if venue is not None:
+        # The published version: its venue, then the eprint fields it keeps.
+        if venue.kind == "conference":
+            venue_field = "booktitle"
+        else:
+            venue_field = "journal" if style == "bibtex" else "journaltitle"
+        add(venue_field, bibtex_escape(venue.name, ascii_only=ascii_only))
+        add("volume", bibtex_escape(venue.volume or "", ascii_only=ascii_only))
+        add("number", bibtex_escape(venue.issue or "", ascii_only=ascii_only))
+        pages = re.sub(r"\s*(?:-+|–|—)\s*", "--", venue.pages or "")
+        add("pages", bibtex_escape(pages, ascii_only=ascii_only))
 
     year, month = paper.year, paper.month
     if year is None and paper.arxiv_id is not None and paper.arxiv_id.year_month:
@@ -121,7 +148,8 @@ def entry_fields(
         doi = arxiv_id.doi if arxiv_id is not None else ""
     add("doi", doi)
     add("url", arxiv_id.abs_url if arxiv_id is not None else None)
-    add("note", bibtex_escape(paper.journal_ref or "", ascii_only=ascii_only))
+    if venue is None:
+        add("note", bibtex_escape(paper.journal_ref or "", ascii_only=ascii_only))
     if abstract:
         add("abstract", bibtex_escape(paper.abstract or "", ascii_only=ascii_only))
     tags = (bibtex_escape(tag, ascii_only=ascii_only) for tag in paper.tags)

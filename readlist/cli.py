@@ -21,11 +21,12 @@ import click
 
 from readlist import __version__
 from readlist.errors import ConfigError, InputError, ReadlistError, UsageError
+from readlist.models import dated
 
 if TYPE_CHECKING:
     from readlist.config import Config
     from readlist.library import AddOutcome
-    from readlist.models import Listing, Paper
+    from readlist.models import Listing, Paper, Venue
     from readlist.resolve import Resolution, Resolver
     from readlist.zotero import ZoteroLibrary
 
@@ -634,11 +635,13 @@ def _sync_to_zotero(
     *,
     dry_run: bool,
     verbose: bool = False,
+    attach_pdf: bool = False,
 ) -> int:
     """File the papers into the Zotero collection and report; 1 if any paper failed."""
     status_tags = (config.tagging.read_tag, config.tagging.unread_tag)
     with _zotero(config) as library:
         report = library.sync(triples, collection, dry_run=dry_run, status_tags=status_tags)
+        pdfs = _attach_pdfs(config, library, triples, report.created) if attach_pdf else []
     for warning in report.warnings:
         _err(f"warning: {warning}")
     for created in report.collections_created:
@@ -646,20 +649,97 @@ def _sync_to_zotero(
     if verbose:
         for key, item_key in report.created:
             _err(f"+ Zotero {key}" + (f" (item {item_key})" if item_key else ""))
+            if attach_pdf and dry_run:
+                _err(f"  would attach the PDF to {key}")
         for key, item_key, what in report.updated:
             _err(f"~ Zotero {key} (item {item_key}): {what}")
-    _failures(
-        "not written to Zotero",
-        [(f"{title}: {reason}", []) for title, reason in report.failed],
-        verbose=verbose,
-    )
+    failures: list[tuple[str, Sequence[str]]] = [
+        (f"{title}: {reason}", []) for title, reason in report.failed
+    ]
+    pdf_failed = 0
+    for key, attachment, size, problem in pdfs:
+        if problem is None:
+            if verbose:
+                _err(f"+ PDF {key} (attachment {attachment}, {size // 1024} KB)")
+        else:
+            pdf_failed += 1
+            failures.append((f"PDF of {key}: {problem}", []))
+    _failures("not written to Zotero", failures, verbose=verbose)
     note = " (dry run: nothing written)" if dry_run else ""
     _err(
         f"Zotero collection {collection}: {len(report.created)} created, "
         f"{len(report.updated)} updated, {len(report.unchanged)} unchanged, "
         f"{len(report.failed)} failed ({plural(report.requests, 'request')}){note}"
     )
-    return 1 if report.failed else 0
+    if pdfs:
+        _err(f"PDFs: {len(pdfs) - pdf_failed} attached, {pdf_failed} failed")
+    return 1 if report.failed or pdf_failed else 0
+
+
+def _with_cached_details(
+    config: Config, triples: Sequence[tuple[str, Paper, Sequence[str]]]
+) -> list[tuple[str, Paper, Sequence[str]]]:
+    """Give papers read from the .bib the full dates, categories and comments the cache holds."""
+    from readlist.resolve.cache import Cache, CacheError
+    from readlist.resolve.service import with_cached_details
+
+    try:
+        cache = Cache.open(config.cache_dir)
+    except CacheError:
+        return list(triples)  # the details are a nicety; nothing to warn about
+    try:
+        papers = with_cached_details([p for _, p, _ in triples], cache, config.zotero.date)
+    except CacheError:
+        return list(triples)
+    finally:
+        cache.close()
+    return [(key, paper, tags) for (key, _, tags), paper in zip(triples, papers, strict=True)]
+
+
+def _attach_pdfs(
+    config: Config,
+    library: ZoteroLibrary,
+    triples: Sequence[tuple[str, Paper, Sequence[str]]],
+    created: Sequence[tuple[str, str | None]],
+) -> list[tuple[str, str | None, int, str | None]]:
+    """Download and upload the PDF of each created item: (citekey, attachment, size, error)."""
+    import httpx
+
+    from readlist.pdfs import PdfError, PdfFetcher
+    from readlist.resolve.arxiv import user_agent
+    from readlist.zotero import ZoteroError
+
+    papers = {key: paper for key, paper, _ in triples}
+    targets = [
+        (key, item_key, papers[key].arxiv_id)
+        for key, item_key in created
+        if item_key and key in papers and papers[key].arxiv_id is not None
+    ]
+    if not targets:
+        return []
+    results: list[tuple[str, str | None, int, str | None]] = []
+    headers = {"User-Agent": user_agent(__version__, config.arxiv.contact)}
+    with httpx.Client(
+        headers=headers, timeout=config.arxiv.timeout_seconds, follow_redirects=True
+    ) as client:
+        fetcher = PdfFetcher(
+            client, base_url=config.arxiv.pdf_url, delay_seconds=config.arxiv.delay_seconds
+        )
+        for position, (key, item_key, aid) in enumerate(targets):
+            assert item_key is not None and aid is not None
+            try:
+                content = fetcher.fetch(aid)
+                attachment = library.attach_pdf(item_key, aid, content, url=fetcher.url(aid))
+            except (PdfError, ZoteroError) as error:
+                results.append((key, None, 0, error.message))
+                if isinstance(error, ZoteroError) and error.status in (401, 403, 413):
+                    # A full storage quota or a key without file access fails every one.
+                    reason = "not attached after the error above"
+                    results += [(k, None, 0, reason) for k, _, _ in targets[position + 1 :]]
+                    break
+                continue
+            results.append((key, attachment, len(content), None))
+    return results
 
 
 class _Progress:
@@ -751,6 +831,11 @@ def _resolver(
 @click.option("--collection", help="Zotero collection name or path (default [zotero] collection).")
 @click.option("--include-unresolved", is_flag=True, help="Also send unresolved papers to Zotero.")
 @click.option(
+    "--attach-pdf",
+    is_flag=True,
+    help="Download each new Zotero item's PDF from arXiv and store it in Zotero.",
+)
+@click.option(
     "-n", "--dry-run", is_flag=True, help="Print the entries and Zotero plan; write nothing."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON on stdout.")
@@ -772,6 +857,7 @@ def add(
     to: str | None,
     collection: str | None,
     include_unresolved: bool,
+    attach_pdf: bool,
     dry_run: bool,
     as_json: bool,
     verbose: bool,
@@ -832,7 +918,9 @@ def add(
     for gone in missing:
         _err(f"not found: {gone.listing.label}: arXiv has no such paper; nothing written for it")
         code = 1
-    papers = _tagged([r.paper for r in resolutions if not r.missing], config, tags)
+    papers = _tagged(
+        [dated(r.paper, config.zotero.date) for r in resolutions if not r.missing], config, tags
+    )
     keys: dict[int, str] = {}
     if to_bib:
         assert path is not None
@@ -884,7 +972,14 @@ def add(
             )
         code = max(
             code,
-            _sync_to_zotero(config, triples, collection_path, dry_run=dry_run, verbose=verbose),
+            _sync_to_zotero(
+                config,
+                triples,
+                collection_path,
+                dry_run=dry_run,
+                verbose=verbose,
+                attach_pdf=attach_pdf,
+            ),
         )
         if not to_bib and any(not p.resolved for p in papers) and not offline:
             code = 1
@@ -1066,6 +1161,109 @@ def mark(
 
 @cli.command()
 @bib_option
+@click.option(
+    "--zotero",
+    "in_zotero",
+    is_flag=True,
+    help="Upgrade the preprint items of the Zotero collection instead of the .bib.",
+)
+@click.option("--collection", help="Zotero collection name or path (default [zotero] collection).")
+@click.option("--offline", is_flag=True, help="No network: use only arXiv's cached records.")
+@click.option("-n", "--dry-run", is_flag=True, help="Print the plan; write nothing.")
+@click.pass_obj
+def upgrade(
+    state: AppState,
+    bib: Path | None,
+    in_zotero: bool,
+    collection: str | None,
+    offline: bool,
+    dry_run: bool,
+) -> None:
+    """Rewrite cited preprints as their published versions, keeping their keys.
+
+    Only entries whose arXiv record (or the entry itself) names a journal DOI are upgraded;
+    the venue comes from doi.org, else from arXiv's journal reference. The plan goes to
+    stdout, one line per entry. With --zotero, the collection's preprint items change type
+    and fields in place (each write conditioned on the version read).
+    """
+    from readlist.upgrade import Upgrade, plan_zotero_upgrades, upgrade_in_place
+
+    config = state.config(**{"library.bib": bib, "zotero.collection": collection})
+    skipped: list[tuple[str, str]]
+    zotero_requests = 0
+    with contextlib.ExitStack() as stack:
+        resolver, requests = stack.enter_context(_resolver(config, offline=offline, refresh=False))
+        lookup = None if offline else _doi_lookup(config, stack, requests)
+        if in_zotero:
+            target = _collection(config)
+            library = stack.enter_context(_zotero(config))
+            plan = plan_zotero_upgrades(
+                [data for data, _ in library.collection_objects(target)], resolver, lookup
+            )
+            planned: list[Upgrade] = [up for _, up in plan.planned]
+            skipped = list(plan.skipped)
+            if plan.planned and not dry_run:
+                done, failed = library.upgrade_items(
+                    [(data, up.doi, up.venue) for data, up in plan.planned]
+                )
+                labels = {str(data["key"]): up.key for data, up in plan.planned}
+                planned = [up for data, up in plan.planned if data["key"] in set(done)]
+                skipped += [(labels.get(key, key), reason) for key, reason in failed]
+            where = f"Zotero collection {target}"
+            zotero_requests = library.requests
+            for warning in library.warnings:
+                _err(f"warning: {warning}")
+        else:
+            path = _existing_bib(config)
+            outcome = upgrade_in_place(path, resolver, lookup, dry_run=dry_run)
+            planned, skipped, where = outcome.planned, outcome.skipped, str(path)
+    for up in planned:
+        kind = up.entry_type
+        if in_zotero:
+            kind = "conferencePaper" if up.venue.kind == "conference" else "journalArticle"
+        click.echo(
+            f"{up.key}: arXiv:{up.arxiv_id} -> {'' if in_zotero else '@'}{kind} {up.venue.name}"
+            f"{f' ({up.venue.year})' if up.venue.year else ''}, doi {up.doi} "
+            f"(DOI from {up.doi_from}, venue from {up.venue_from})"
+        )
+    for key, reason in skipped:
+        _err(f"not upgraded: {key}: {reason}")
+    verb = "would upgrade" if dry_run else "upgraded"
+    _err(
+        f"{verb} {len(planned)} entries, {len(skipped)} not upgraded "
+        f"({len(requests) + zotero_requests} requests) in {where}"
+    )
+    sys.exit(1 if skipped else 0)
+
+
+def _doi_lookup(
+    config: Config, stack: contextlib.ExitStack, requests: list[str]
+) -> Callable[[str], Venue | None]:
+    """A venue lookup through doi.org content negotiation, closed with `stack`."""
+    import httpx
+
+    from readlist.resolve.arxiv import user_agent
+    from readlist.resolve.doi import DoiClient, venue_from_csl
+
+    http = stack.enter_context(
+        httpx.Client(
+            headers={"User-Agent": user_agent(__version__, config.arxiv.contact)},
+            timeout=config.arxiv.timeout_seconds,
+            follow_redirects=True,
+        )
+    )
+    client = DoiClient(http, api_url=config.doi.api_url)
+
+    def lookup(doi: str) -> Venue | None:
+        requests.append(f"GET {config.doi.api_url}/{doi}")
+        record = client.fetch_csl(doi)
+        return venue_from_csl(record) if record is not None else None
+
+    return lookup
+
+
+@cli.command()
+@bib_option
 @click.option("--offline", is_flag=True, help="No network: complete only what is cached.")
 @click.option("--refresh", is_flag=True, help="Ask the APIs again instead of using the cache.")
 @click.option("-n", "--dry-run", is_flag=True, help="Resolve, but write nothing.")
@@ -1081,7 +1279,9 @@ def resolve(
     path = _existing_bib(config)
     _writable_bib(state, path, dry_run=dry_run)
     with _resolver(config, offline=offline, refresh=refresh, state=state) as (resolver, _):
-        outcome = resolve_in_place(path, resolver, config.bibtex, dry_run=dry_run)
+        outcome = resolve_in_place(
+            path, resolver, config.bibtex, dry_run=dry_run, date=config.zotero.date
+        )
     for key, paper in outcome.resolved:
         _mark("~", "green", f"{key}  arXiv:{paper.arxiv_id}  {paper.title}")
     _failures(
@@ -1199,6 +1399,11 @@ def config_init(state: AppState, force: bool) -> None:
 @bib_option
 @click.option("--collection", help="Zotero collection name or path (default [zotero] collection).")
 @click.option("--include-unresolved", is_flag=True, help="Also push unresolved entries.")
+@click.option(
+    "--attach-pdf",
+    is_flag=True,
+    help="Download each new Zotero item's PDF from arXiv and store it in Zotero.",
+)
 @click.option("-n", "--dry-run", is_flag=True, help="Show what would be created or updated.")
 @click.pass_obj
 def sync(
@@ -1206,6 +1411,7 @@ def sync(
     bib: Path | None,
     collection: str | None,
     include_unresolved: bool,
+    attach_pdf: bool,
     dry_run: bool,
 ) -> None:
     """Push every resolved entry of the .bib into the Zotero collection (never a duplicate)."""
@@ -1222,13 +1428,14 @@ def sync(
             skipped += 1
             continue
         triples.append((entry.key, paper, paper.tags))
+    completed = _with_cached_details(config, triples)
     if skipped:
         _err(
             f"{plural(skipped, 'unresolved entry', 'unresolved entries')} not pushed "
             "(run `readlist resolve`, or pass "
             "--include-unresolved)"
         )
-    sys.exit(_sync_to_zotero(config, triples, target, dry_run=dry_run))
+    sys.exit(_sync_to_zotero(config, completed, target, dry_run=dry_run, attach_pdf=attach_pdf))
 
 
 @cli.command()

@@ -25,8 +25,10 @@ from readlist.errors import ConfigError
 from readlist.tags import check_tag, compile_rules
 
 ARXIV_API_URL = "https://export.arxiv.org/api/query"
+ARXIV_PDF_URL = "https://arxiv.org/pdf"
 HF_API_URL = "https://huggingface.co/api"
 ZOTERO_API_URL = "https://api.zotero.org"
+DOI_API_URL = "https://doi.org"
 # arXiv's API terms of use: no more than one request every three seconds.
 ARXIV_MIN_DELAY = 3.0
 MAX_CONCURRENCY = 16
@@ -39,6 +41,7 @@ COMMAND_LINE = "command line"
 Destination = Literal["bib", "zotero", "both"]
 BibStyle = Literal["bibtex", "biblatex"]
 LibraryType = Literal["user", "group"]
+DateChoice = Literal["first", "latest"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class ArxivConfig:
     delay_seconds: float = ARXIV_MIN_DELAY
     timeout_seconds: float = 30.0
     contact: str = ""  # an e-mail address or URL for the User-Agent
+    pdf_url: str = ARXIV_PDF_URL  # where `--attach-pdf` downloads <pdf_url>/<id> from
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,13 @@ class HuggingFaceConfig:
 
 
 @dataclass(frozen=True)
+class DoiConfig:
+    """Where `upgrade` asks for a published DOI's metadata (content negotiation, CSL JSON)."""
+
+    api_url: str = DOI_API_URL
+
+
+@dataclass(frozen=True)
 class ZoteroConfig:
     """The Zotero Web API endpoint, library and target collection."""
 
@@ -99,6 +110,9 @@ class ZoteroConfig:
     library_type: LibraryType = "user"
     api_key: str = field(default="", repr=False)
     collection: str = ""
+    # Which arXiv version dates a paper: "first" (v1, as the arXiv ID does) or "latest".
+    # Drives the Zotero item's date and the BibTeX year/month alike.
+    date: DateChoice = "first"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,6 +125,7 @@ class Config:
     arxiv: ArxivConfig = ArxivConfig()
     huggingface: HuggingFaceConfig = HuggingFaceConfig()
     zotero: ZoteroConfig = ZoteroConfig()
+    doi: DoiConfig = DoiConfig()
     cache_dir: Path
     path: Path  # the config file that was, or would have been, read
     file_exists: bool
@@ -148,6 +163,7 @@ _SCHEMA: dict[str, dict[str, _Option]] = {
     },
     "arxiv": {
         "api_url": _Option("url"),
+        "pdf_url": _Option("url"),
         "delay_seconds": _Option("number"),
         "timeout_seconds": _Option("number"),
         "contact": _Option("line"),
@@ -163,6 +179,10 @@ _SCHEMA: dict[str, dict[str, _Option]] = {
         "library_type": _Option("choice", ("user", "group")),
         "api_key": _Option("line", secret=True),
         "collection": _Option("line"),
+        "date": _Option("choice", ("first", "latest")),
+    },
+    "doi": {
+        "api_url": _Option("url"),
     },
     "cache": {
         "dir": _Option("path"),
@@ -175,10 +195,12 @@ ENV_VARS: dict[str, str] = {
     "READLIST_CACHE_DIR": "cache.dir",
     "READLIST_BIB": "library.bib",
     "READLIST_ARXIV_API_URL": "arxiv.api_url",
+    "READLIST_ARXIV_PDF_URL": "arxiv.pdf_url",
     "READLIST_ARXIV_DELAY": "arxiv.delay_seconds",
     "READLIST_HF_API_URL": "huggingface.api_url",
     "HF_TOKEN": "huggingface.token",
     "READLIST_ZOTERO_API_URL": "zotero.api_url",
+    "READLIST_DOI_URL": "doi.api_url",
     "ZOTERO_API_KEY": "zotero.api_key",
     "ZOTERO_LIBRARY_ID": "zotero.library_id",
 }
@@ -496,6 +518,7 @@ def _build(
     )
     arxiv = ArxivConfig(
         api_url=get("arxiv.api_url", ARXIV_API_URL),
+        pdf_url=get("arxiv.pdf_url", ARXIV_PDF_URL),
         delay_seconds=float(get("arxiv.delay_seconds", ARXIV_MIN_DELAY)),
         timeout_seconds=float(get("arxiv.timeout_seconds", ArxivConfig.timeout_seconds)),
         contact=get("arxiv.contact", ""),
@@ -511,6 +534,7 @@ def _build(
         library_type=get("zotero.library_type", "user"),
         api_key=get("zotero.api_key", ""),
         collection=get("zotero.collection", ""),
+        date=get("zotero.date", "first"),
     )
     cache_dir = get("cache.dir", None) or default_cache_dir(env)
     return Config(
@@ -520,6 +544,7 @@ def _build(
         arxiv=arxiv,
         huggingface=huggingface,
         zotero=zotero,
+        doi=DoiConfig(api_url=get("doi.api_url", DOI_API_URL)),
         cache_dir=cache_dir,
         path=path,
         file_exists=file_exists,

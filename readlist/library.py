@@ -23,7 +23,7 @@ from readlist.bibfile import (
 )
 from readlist.config import BibtexConfig
 from readlist.errors import BibFileError
-from readlist.models import Listing, Paper
+from readlist.models import Listing, Paper, Venue
 from readlist.normalize import normalize_whitespace
 from readlist.resolve import Resolver
 
@@ -396,8 +396,13 @@ def resolve_in_place(
     options: BibOptions,
     *,
     dry_run: bool = False,
+    date: str = "first",
 ) -> ResolveOutcome:
-    """Complete the entries added unresolved, keeping their keys and everything else."""
+    """Complete the entries added unresolved, keeping their keys and everything else.
+
+    `date` ("first" or "latest") says which arXiv version dates the entries (year, month).
+    """
+    from readlist.models import dated
     from readlist.tags import merge_tags
 
     outcome = ResolveOutcome(path=path)
@@ -412,7 +417,9 @@ def resolve_in_place(
             if not result.resolved:
                 outcome.unresolved.append((entry.key, result.reason or "not found"))
                 continue
-            paper = replace(result.paper, tags=merge_tags(plain_tags(entry), result.paper.tags))
+            paper = replace(
+                dated(result.paper, date), tags=merge_tags(plain_tags(entry), result.paper.tags)
+            )
             edits.append((entry.start, entry.end, _format(paper, entry.key, options, bib.eol)))
             outcome.resolved.append((entry.key, paper))
         _check_encoding(bib, [replacement for _, _, replacement in edits])
@@ -440,6 +447,7 @@ def paper_from_bib_entry(entry: BibEntry) -> Paper:
     doi = entry.get("doi")
     if doi and arxiv_id and normalize_doi(doi) == arxiv_id.doi.lower():
         doi = None  # the arXiv DOI is implied by the eprint
+    venue = _entry_venue(entry, year)
     return Paper(
         title=normalize_whitespace(plain_field(entry.get("title") or "")) or entry.key,
         abstract=normalize_whitespace(plain_field(entry.get("abstract") or "")) or None,
@@ -452,6 +460,34 @@ def paper_from_bib_entry(entry: BibEntry) -> Paper:
         journal_ref=plain_field(entry.get("note") or "") or None,
         tags=tuple(plain_tags(entry)),
         resolved=not entry.is_unresolved,
+        venue=venue,
+    )
+
+
+def _entry_venue(entry: BibEntry, year: int | None) -> Venue | None:
+    """The venue of an `@article` or `@inproceedings`, field by field."""
+    kind = entry.entry_type.lower()
+    if kind == "article":
+        name = entry.get("journal") or entry.get("journaltitle") or ""
+    elif kind in ("inproceedings", "conference"):
+        name = entry.get("booktitle") or ""
+    else:
+        return None
+    name = normalize_whitespace(plain_field(name))
+    if not name:
+        return None
+
+    def text(field_name: str) -> str | None:
+        value = normalize_whitespace(plain_field(entry.get(field_name) or ""))
+        return value.replace("--", "-") or None
+
+    return Venue(
+        "conference" if kind != "article" else "journal",
+        name,
+        text("volume"),
+        text("number"),
+        text("pages"),
+        year,
     )
 
 

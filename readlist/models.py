@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True, order=True)
@@ -84,3 +84,31 @@ class Paper:
     tags: tuple[str, ...] = ()
     resolved: bool = False  # True once arXiv metadata (authors, dates...) was fetched
     listing: Listing | None = field(default=None, compare=False)
+    date: str | None = None  # full ISO date (YYYY-MM-DD) the paper is dated by (v1 by default)
+    latest_date: str | None = None  # full ISO date of the latest arXiv version
+    categories: tuple[str, ...] = ()  # arXiv categories, the primary one first
+    comment: str | None = None  # the authors' arXiv comment ("12 pages, accepted at ACL")
+    venue: Venue | None = None  # where it was published, when known field by field
+
+
+@dataclass(frozen=True)
+class Venue:
+    """A published version's venue, field by field (from a Zotero item or a journal ref)."""
+
+    kind: str  # "journal" or "conference"
+    name: str
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None
+    year: int | None = None
+
+
+DATE_CHOICES = ("first", "latest")
+
+
+def dated(paper: Paper, which: str) -> Paper:
+    """Date a paper by its first (default) or latest arXiv version: `date`, `year`, `month`."""
+    if which != "latest" or not paper.latest_date:
+        return paper
+    year, month = int(paper.latest_date[:4]), int(paper.latest_date[5:7])
+    return replace(paper, date=paper.latest_date, year=year, month=month)

@@ -19,6 +19,11 @@ module guards its weak spots:
 The API key never leaves this module: every message is scrubbed of it (and of any
 `key=`/`Bearer` text) before it is raised, logged or reported.
 
+New items are made as Zotero's arXiv import makes them (`paper_to_item`), each with its
+children (the `Comment:` note, the PDF link) in the same request: the client picks the item's
+key so its children can name their parent. `attach_pdf` speaks the file-upload protocol;
+the storage URL it is given gets the file without the API key.
+
 Matching existing items needs fields the API's `q` search does not cover (DOI, `extra`,
 `archiveID`), so a slim index of the library's top-level items is cached as JSON in the
 cache directory, keyed by library version, and kept current with `?since=` reads.
@@ -27,6 +32,8 @@ cache directory, keyed by library version, and kept current with `?since=` reads
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import html
 import json
 import os
 import re
@@ -35,10 +42,11 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -46,7 +54,7 @@ from readlist.config import ZoteroConfig
 from readlist.errors import ApiError
 from readlist.http import retry_after as http_retry_after
 from readlist.ids import find_arxiv_ids, parse_arxiv_id
-from readlist.models import ArxivId, Paper
+from readlist.models import ArxivId, Paper, Venue
 
 T = TypeVar("T")
 
@@ -66,7 +74,7 @@ MAX_WAIT_SECONDS = 300.0
 MAX_PRECONDITION_ROUNDS = 8
 # The same for creating a collection path (each round: one listing, one conditional create).
 MAX_COLLECTION_ROUNDS = 10
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: items keep their citationKey
 
 AUTH_MESSAGE = (
     "invalid key or no write access: check ZOTERO_API_KEY (or [zotero] api_key) and that "
@@ -89,15 +97,15 @@ _INDEX_FIELDS = (
     "url",
     "archiveID",
     "extra",
+    "citationKey",
     "collections",
     "tags",
 )
-_NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
-_PARTICLES = frozenset(
-    {"van", "von", "der", "den", "de", "del", "della", "da", "di", "du", "dos", "das", "la", "le"}
-)
 _CITATION_KEY_RE = re.compile(r"^\s*Citation Key:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 _EXTRA_DOI_RE = re.compile(r"^\s*DOI:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
+_FULL_DATE_RE = re.compile(r"\b\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b")
+# arXiv category codes as Zotero's translator tags them: cs.CL, math-ph, hep-th, q-bio.NC.
+_CATEGORY_RE = re.compile(r"[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]+(?:-[a-z]+)?)?")
 _PRIMARY_RE = re.compile(r"arXiv:\S+\s+\[([^\]\s]+)\]", re.IGNORECASE)
 _MONTHS = {
     name: number
@@ -172,7 +180,8 @@ BASE_PROPERTIES = frozenset(
         "dateModified",
     }
 )
-_OBJECT_KEY_RE = re.compile(r"[23456789ABCDEFGHIJKLMNPQRSTUVWXYZ]{8}")
+_KEY_ALPHABET = "23456789ABCDEFGHIJKLMNPQRSTUVWXYZ"
+_OBJECT_KEY_RE = re.compile(rf"[{_KEY_ALPHABET}]{{8}}")
 
 
 class ZoteroError(ApiError):
@@ -235,16 +244,25 @@ class SyncReport:
 
 
 def paper_to_item(
-    paper: Paper, citekey: str, tags: Sequence[str], collection_keys: Sequence[str]
+    paper: Paper,
+    citekey: str,
+    tags: Sequence[str],
+    collection_keys: Sequence[str],
+    *,
+    access_date: str | None = None,
 ) -> dict[str, Any]:
     """Build the Zotero item Zotero's own arXiv import would make, plus tags and citation key.
 
-    A paper with an arXiv ID becomes a `preprint` (repository arXiv, archive ID, arXiv DOI,
-    abs URL, `arXiv:<id> [<primary>]` in Extra); one known only by its published DOI
-    becomes a `journalArticle`. Extra ends with `Citation Key: <citekey>` (the Better BibTeX
-    convention), so the key survives a round trip through Zotero.
+    A paper whose arXiv record names a published DOI becomes a `journalArticle` (or a
+    `conferencePaper` when its journal reference names proceedings) with that DOI and the
+    venue read from the reference, keeping the arXiv ID in Extra and the abs URL; any other
+    paper with an arXiv ID is a `preprint` (repository arXiv, archive ID, arXiv DOI). The key
+    goes into the native `citationKey` field (which Better BibTeX 8+ reads); Extra carries a
+    `Citation Key:` line only for an item type without that field. arXiv categories become
+    automatic tags (type 1), as Zotero's translator names them (the raw code, `cs.CL`).
     """
     aid = paper.arxiv_id
+    item_type, venue = _item_type(paper)
     extra: list[str] = []
     if aid is not None:
         head = f"arXiv:{aid.id}"
@@ -252,63 +270,235 @@ def paper_to_item(
         if paper.primary_category and not aid.is_old_style:
             head += f" [{paper.primary_category}]"
         extra.append(head)
-    if citekey.strip():
-        extra.append(f"Citation Key: {citekey.strip()}")
+    title = " ".join(paper.title.split())
     item: dict[str, Any] = {
-        "itemType": "preprint" if aid is not None else "journalArticle",
-        "title": " ".join(paper.title.split()),
+        "itemType": item_type,
+        "title": title,
         "creators": [c for c in (split_creator(name) for name in paper.authors) if c],
     }
     if paper.abstract and paper.abstract.strip():
         item["abstractNote"] = paper.abstract.strip()
-    date = _paper_date(paper)
+    date = _paper_date(paper, venue)
     if date:
         item["date"] = date
-    if aid is not None:
-        item.update(
-            {
-                "repository": "arXiv",
-                "archiveID": f"arXiv:{aid.id}",
-                "DOI": aid.doi,
-                "url": aid.abs_url,
-                "libraryCatalog": "arXiv.org",
-            }
-        )
+    short = short_title(title)
+    if short:
+        item["shortTitle"] = short
+    if item_type == "preprint" and aid is not None:
+        item.update({"repository": "arXiv", "archiveID": f"arXiv:{aid.id}", "DOI": aid.doi})
     elif paper.doi:
         item["DOI"] = paper.doi
+    if venue is not None:
+        item["proceedingsTitle" if item_type == "conferencePaper" else "publicationTitle"] = (
+            venue.name
+        )
+        for name, value in (("volume", venue.volume), ("issue", venue.issue)):
+            if value:
+                item[name] = value
+        if venue.pages:
+            item["pages"] = venue.pages
+    if aid is not None:
+        item["url"] = aid.abs_url
+        item["libraryCatalog"] = "arXiv.org"
+    elif paper.doi:
         item["url"] = f"https://doi.org/{paper.doi}"
+    if access_date and "url" in item:
+        item["accessDate"] = access_date
+    key = citekey.strip()
+    if key and "citationKey" in ITEM_TYPE_FIELDS.get(item_type, ()):
+        item["citationKey"] = key
+    elif key:
+        extra.append(f"Citation Key: {key}")
     if extra:
         item["extra"] = "\n".join(extra)
-    item["tags"] = [{"tag": tag} for tag in _clean_tags(tags)]
+    manual = _clean_tags(tags)
+    automatic = [c for c in _clean_tags(paper.categories) if c not in manual]
+    item["tags"] = [{"tag": tag} for tag in manual] + [{"tag": tag, "type": 1} for tag in automatic]
     item["collections"] = list(collection_keys)
     item["relations"] = {}
     return item
 
 
+def paper_children(paper: Paper) -> list[dict[str, Any]]:
+    """The child items Zotero's arXiv import adds: the `Comment:` note and the PDF link.
+
+    Each lacks its `parentItem`, which the caller sets. The PDF is a linked URL (nothing is
+    stored in Zotero's file storage); `--attach-pdf` uploads the file itself.
+    """
+    children: list[dict[str, Any]] = []
+    comment = " ".join((paper.comment or "").split())
+    if comment:
+        children.append(
+            {
+                "itemType": "note",
+                "note": f"Comment: {html.escape(comment, quote=False)}",
+                "tags": [],
+                "relations": {},
+            }
+        )
+    if paper.arxiv_id is not None:
+        children.append(
+            {
+                "itemType": "attachment",
+                "linkMode": "linked_url",
+                "title": "Preprint PDF",
+                "url": pdf_url(paper.arxiv_id),
+                "contentType": "application/pdf",
+                "tags": [],
+                "relations": {},
+            }
+        )
+    return children
+
+
+def pdf_url(aid: ArxivId, base: str = "https://arxiv.org/pdf") -> str:
+    """The URL of a paper's latest PDF on arXiv (or a mirror at `base`)."""
+    return f"{base.rstrip('/')}/{aid.id}"
+
+
+def short_title(title: str) -> str:
+    """The short title Zotero derives: the part before a subtitle (`BERT` of `BERT: Pre-...`)."""
+    match = re.match(r"^(.+?)\s*[:?!]\s+\S", title)
+    if match is None:
+        return ""
+    head = match.group(1).strip()
+    return head if head and head != title else ""
+
+
+def _item_type(paper: Paper) -> tuple[str, Venue | None]:
+    """The item type and venue: journal/conference only when a published DOI is known."""
+    from readlist.venue import is_conference, parse_journal_ref
+
+    if paper.arxiv_id is not None and not paper.doi:
+        return "preprint", None
+    venue = paper.venue or parse_journal_ref(paper.journal_ref, paper.doi)
+    if venue is not None:
+        kind = "conferencePaper" if venue.kind == "conference" else "journalArticle"
+        return kind, venue
+    if is_conference(paper.journal_ref, paper.doi):
+        return "conferencePaper", None
+    return "journalArticle", None
+
+
+_ORGANISATION_RE = re.compile(
+    r"(?i)\b(?:collaboration|team|consortium|group|lab|laboratory|labs|inc|ltd|llc|corp|"
+    r"corporation|institute|university|project|initiative|committee|organi[sz]ation|"
+    r"foundation|council|society|association|alliance|network|centre|center)\b\.?"
+)
+# Name particles that belong to the family name ("van der Putten", "de la Cruz", "Ó Briain").
+_LOWER_PARTICLES = frozenset(
+    [
+        "van",
+        "von",
+        "der",
+        "den",
+        "de",
+        "del",
+        "della",
+        "dello",
+        "dei",
+        "degli",
+        "da",
+        "dal",
+        "dalla",
+        "di",
+        "du",
+        "dos",
+        "das",
+        "do",
+        "la",
+        "le",
+        "les",
+        "lo",
+        "ter",
+        "ten",
+        "te",
+        "op",
+        "zu",
+        "zur",
+        "af",
+        "av",
+        "bin",
+        "ibn",
+        "bint",
+        "al",
+        "el",
+        "y",
+        "e",
+        "d'",
+        "l'",
+    ]
+)
+_CAPITAL_PARTICLES = frozenset(
+    [
+        "Van",
+        "Von",
+        "De",
+        "Del",
+        "Della",
+        "Da",
+        "Dal",
+        "Dalla",
+        "Di",
+        "Du",
+        "Dos",
+        "Das",
+        "Ter",
+        "Ten",
+        "Ó",
+        "Ní",
+        "Nic",
+        "Ua",
+        "Mac",
+        "Al",
+        "El",
+    ]
+)
+
+
 def split_creator(name: str, creator_type: str = "author") -> dict[str, str] | None:
     """Split a display name ("First Middle Last") into a Zotero creator.
 
-    One word stays whole (`{"name": ...}`); a lowercase particle joins the last name
-    ("van Gogh"); a suffix goes after the first name with a comma ("Martin Luther, Jr."),
-    as Zotero's documentation asks.
+    Particles join the family name, lowercase ("Vincent van Gogh", "Juan de la Cruz") or
+    capitalized ("Daniel Van der Putten", "Dara Ó Briain"), which Zotero's own split at the
+    last space gets wrong. A suffix goes after the first name with a comma ("Martin Luther,
+    Jr."), as Zotero's documentation asks. Only organisations ("The ATLAS Collaboration",
+    "OpenAI") get a single-field name; a one-word personal name is a last name.
     """
     name = " ".join(name.split())
     if not name:
         return None
+    if _is_organisation(name):
+        return {"creatorType": creator_type, "name": name}
     suffix = ""
     match = re.fullmatch(r"(.+?),?\s+(Jr\.?|Sr\.?|II|III|IV)", name)
     if match and " " in match.group(1):
         name, suffix = match.group(1), match.group(2)
     words = name.split(" ")
     if len(words) == 1:
-        return {"creatorType": creator_type, "name": name}
+        return {"creatorType": creator_type, "firstName": "", "lastName": name}
     cut = len(words) - 1
-    while cut > 1 and words[cut - 1] in _PARTICLES:
+    while cut > 1 and (words[cut - 1] in _LOWER_PARTICLES or words[cut - 1] in _CAPITAL_PARTICLES):
         cut -= 1
+    # A lowercase particle starts the family name even before more names ("da Silva Santos").
+    cut = next((i for i in range(1, cut) if words[i] in _LOWER_PARTICLES), cut)
     first = " ".join(words[:cut])
     if suffix:
         first += f", {suffix}"
     return {"creatorType": creator_type, "firstName": first, "lastName": " ".join(words[cut:])}
+
+
+def _is_organisation(name: str) -> bool:
+    """Tell an organisation ("Gemini Team", "DeepSeek-AI", "OpenAI") from a person's name."""
+    if _ORGANISATION_RE.search(name):
+        return True
+    if " " in name:
+        return False
+    # One word: a person's name unless it is written like a brand (OpenAI, GPT4, NVIDIA).
+    letters = re.sub(r"[^A-Za-z]", "", name)
+    camel = re.search(r"[a-z][A-Z]", name) is not None
+    shouting = len(letters) >= 3 and letters.isupper()
+    return camel or shouting or any(ch.isdigit() for ch in name)
 
 
 def validate_item(item: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> list[str]:
@@ -371,7 +561,12 @@ def validate_item(item: Mapping[str, Any], schema: Mapping[str, Any] | None = No
 
 
 def item_to_paper(data: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> Paper:
-    """Read a Zotero item's data (and `meta.parsedDate`, when given) back as a Paper."""
+    """Read a Zotero item's data (and `meta.parsedDate`, when given) back as a Paper.
+
+    A journal article or conference paper keeps its venue field by field, so it is written
+    to the .bib as the published entry. Manual tags (type 0) are the paper's tags; automatic
+    ones (type 1) that name arXiv categories are its categories.
+    """
     creators = [c for c in data.get("creators") or [] if isinstance(c, Mapping)]
     authors = [c for c in creators if c.get("creatorType") == "author"] or creators
     year, month = None, None
@@ -380,14 +575,20 @@ def item_to_paper(data: Mapping[str, Any], meta: Mapping[str, Any] | None = None
         year, month = _parse_date(parsed)
     if year is None:
         year, month = _parse_date(str(data.get("date") or ""))
+    full_date = _FULL_DATE_RE.search(str(data.get("date") or ""))
     aid = item_arxiv_id(data)
     extra = str(data.get("extra") or "")
     primary = _PRIMARY_RE.search(extra)
-    tags = tuple(
-        tag["tag"]
-        for tag in data.get("tags") or []
-        if isinstance(tag, Mapping) and isinstance(tag.get("tag"), str) and tag["tag"]
-    )
+    tags: list[str] = []
+    categories: list[str] = []
+    for tag in data.get("tags") or []:
+        if not isinstance(tag, Mapping) or not isinstance(tag.get("tag"), str) or not tag["tag"]:
+            continue
+        if tag.get("type") == 1:
+            if _CATEGORY_RE.fullmatch(tag["tag"]):
+                categories.append(tag["tag"])
+        else:
+            tags.append(tag["tag"])
     abstract = str(data.get("abstractNote") or "").strip()
     return Paper(
         title=" ".join(str(data.get("title") or "").split()) or "(untitled)",
@@ -399,9 +600,31 @@ def item_to_paper(data: Mapping[str, Any], meta: Mapping[str, Any] | None = None
         primary_category=primary.group(1) if primary and aid else None,
         doi=item_doi(data),
         journal_ref=_journal_ref(data),
-        tags=tags,
+        tags=tuple(tags),
         resolved=True,
+        date=full_date.group(0) if full_date else None,
+        categories=tuple(categories),
+        venue=_item_venue(data, year),
     )
+
+
+def _item_venue(data: Mapping[str, Any], year: int | None) -> Venue | None:
+    """The venue of a journal article or conference paper, field by field."""
+    item_type = data.get("itemType")
+    if item_type == "journalArticle":
+        kind, name = "journal", str(data.get("publicationTitle") or "").strip()
+    elif item_type == "conferencePaper":
+        kind = "conference"
+        name = str(data.get("proceedingsTitle") or data.get("conferenceName") or "").strip()
+    else:
+        return None
+    if not name:
+        return None
+
+    def text(field_name: str) -> str | None:
+        return str(data.get(field_name) or "").strip() or None
+
+    return Venue(kind, name, text("volume"), text("issue"), text("pages"), year)
 
 
 def item_citation_key(data: Mapping[str, Any]) -> str | None:
@@ -531,6 +754,7 @@ class _Op:
     job: _Job
     payload: dict[str, Any]
     what: str = ""  # for updates: what changes
+    child: bool = False  # a note or attachment created with its parent, in the same request
 
 
 @dataclass
@@ -593,6 +817,7 @@ class ZoteroLibrary:
         timeout: float = DEFAULT_TIMEOUT,
         max_attempts: int = MAX_ATTEMPTS,
         max_wait: float = MAX_WAIT_SECONDS,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self._secret = config.api_key.strip()
         _check_settings(config)
@@ -603,8 +828,11 @@ class ZoteroLibrary:
         self.requests = 0
         self.created_collections: list[str] = []
         self._sleep = sleep
+        self._timeout = timeout
+        self._transport = transport
         self._on_request = on_request
         self._clock = clock
+        self._now = now or partial(datetime.now, UTC)
         self._max_attempts = max(1, max_attempts)
         self._max_wait = max_wait
         self._wait_until = 0.0
@@ -1025,13 +1253,13 @@ class ZoteroLibrary:
             creates, updates = self._plan(pending, collection, label, report)
             if report.dry_run:
                 report.updated += [(op.job.citekey, op.payload["key"], op.what) for op in updates]
-                report.created += [(op.job.citekey, None) for op in creates]
+                report.created += [(op.job.citekey, None) for op in creates if not op.child]
                 return
             try:
                 for start in range(0, len(updates), MAX_BATCH):
                     self._write_batch(updates[start : start + MAX_BATCH], report, create=False)
-                for start in range(0, len(creates), MAX_BATCH):
-                    self._write_batch(creates[start : start + MAX_BATCH], report, create=True)
+                for batch in _batches(creates):
+                    self._write_batch(batch, report, create=True)
             except _Precondition as problem:
                 rounds += 1
                 pending = [job for job in pending if not job.settled]
@@ -1059,8 +1287,7 @@ class ZoteroLibrary:
         for job in pending:
             data = self._match_data(job.paper, collection)
             if data is None:
-                keys = [collection] if collection else []
-                creates.append(_Op(job, paper_to_item(job.paper, job.citekey, job.tags, keys)))
+                creates += self._create_ops(job, [collection] if collection else [])
             else:
                 changes, what = _changes(
                     data,
@@ -1068,6 +1295,7 @@ class ZoteroLibrary:
                     label,
                     job.tags,
                     self._equivalent,
+                    job.citekey,
                     drop=_status_drop(job.tags, self._status_tags),
                 )
                 created = job.attempted == "create"
@@ -1084,6 +1312,26 @@ class ZoteroLibrary:
                 payload = {"key": data["key"], "version": data.get("version", 0), **changes}
                 updates.append(_Op(job, payload, what))
         return creates, updates
+
+    def _create_ops(self, job: _Job, collections: list[str]) -> list[_Op]:
+        """The new item and its children (Comment note, PDF link), under a key chosen here.
+
+        Choosing the item's key lets its children name it as their parent in the same
+        request; `version: 0` says the key must be new.
+        """
+        item = paper_to_item(
+            job.paper, job.citekey, job.tags, collections, access_date=self._access_date()
+        )
+        key = new_object_key()
+        ops = [_Op(job, {"key": key, "version": 0, **item})]
+        ops += [
+            _Op(job, {**child, "parentItem": key}, child=True)
+            for child in paper_children(job.paper)
+        ]
+        return ops
+
+    def _access_date(self) -> str:
+        return self._now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def _settle_written(self, job: _Job, data: Mapping[str, Any], report: SyncReport) -> None:
         if job.attempted == "create":
@@ -1123,6 +1371,8 @@ class ZoteroLibrary:
             raise _Precondition(problem.message, uncertain=uncertain) from None
         except ZoteroError as error:
             for op in ops:
+                if op.child:
+                    continue  # its parent's failure says it all
                 reason = error.message
                 if op.job.maybe_written:
                     reason += " (the write may have gone through: sync again to check)"
@@ -1133,6 +1383,13 @@ class ZoteroLibrary:
         for position, op in enumerate(ops):
             outcome = outcomes.get(position)
             job = op.job
+            if op.child:
+                if outcome is None or outcome.status == "failed":
+                    what = "note" if op.payload.get("itemType") == "note" else "PDF link"
+                    reason = outcome.message if outcome is not None else "no report"
+                    reason = _scrub(reason, self._secret)
+                    report.warnings.append(f"{job.citekey}: its {what} was not written ({reason})")
+                continue
             if outcome is None:
                 reason = "the server did not report on this item; it may not have been written"
                 report.failed.append((job.paper.title, reason))
@@ -1198,6 +1455,15 @@ class ZoteroLibrary:
         When several collections have the path (see `warnings`), the items of all of them are
         read, the oldest collection's first, each item once.
         """
+        return [
+            (item_citation_key(data), item_to_paper(data, meta))
+            for data, meta in self.collection_objects(collection_path)
+        ]
+
+    def collection_objects(
+        self, collection_path: str
+    ) -> list[tuple[dict[str, Any], Mapping[str, Any] | None]]:
+        """Read the top-level items of one collection as (data, meta) pairs, each item once."""
         self._collections = None
         keys = self.collection_paths(collection_path)
         if not keys:
@@ -1207,7 +1473,7 @@ class ZoteroLibrary:
         names = split_collection_path(collection_path)
         self._warn_duplicates(names, _matching_chains(self._list_collections(), names))
         zot = self._zot
-        papers: list[tuple[str | None, Paper]] = []
+        found: list[tuple[dict[str, Any], Mapping[str, Any] | None]] = []
         seen: set[str] = set()
         for key in keys:
             objects, _ = self._read_all(
@@ -1227,8 +1493,224 @@ class ZoteroLibrary:
                         continue
                     seen.add(item_key)
                 meta = obj.get("meta") if isinstance(obj.get("meta"), Mapping) else None
-                papers.append((item_citation_key(data), item_to_paper(data, meta)))
-        return papers
+                found.append((data, meta))
+        return found
+
+    # ----------------------------------------------------------------- upgrade
+
+    def upgrade_items(
+        self, upgrades: Sequence[tuple[Mapping[str, Any], str, Venue]]
+    ) -> tuple[list[str], list[tuple[str, str]]]:
+        """Turn preprint items into their published versions, in place.
+
+        Each (item data, published DOI, venue) becomes a `journalArticle`/`conferencePaper`
+        with that DOI and venue; its key, citation key, tags, collections, Extra (the arXiv
+        ID) and URL stay. Every write names the version the item was read at, so an item
+        changed since is refused (412), reported, and left alone. Returns the keys upgraded
+        and (key, reason) for the others.
+        """
+        done: list[str] = []
+        failed: list[tuple[str, str]] = []
+        bodies = [_upgrade_payload(data, doi, venue) for data, doi, venue in upgrades]
+        url = self._url("/items")
+        for start in range(0, len(bodies), MAX_BATCH):
+            chunk = bodies[start : start + MAX_BATCH]
+            try:
+                response = self._retrying(url, partial(self._send, "POST", "/items", body=chunk))
+            except _Precondition as problem:
+                failed += [(body["key"], problem.message) for body in chunk]
+                continue
+            except ZoteroError as error:
+                failed += [(body["key"], error.message) for body in chunk]
+                continue
+            outcomes = _parse_write_report(response, len(chunk))
+            for position, body in enumerate(chunk):
+                outcome = outcomes.get(position)
+                if outcome is None:
+                    failed.append((body["key"], "the server did not report on it"))
+                elif outcome.status == "failed":
+                    reason = _scrub(outcome.message, self._secret)
+                    if outcome.code == 412:
+                        reason = f"changed in Zotero since it was read ({reason}); run again"
+                    failed.append((body["key"], reason))
+                else:
+                    done.append(body["key"])
+        self._seen_version = None
+        return done, failed
+
+    # ----------------------------------------------------------------- files
+
+    def attach_pdf(self, parent_key: str, aid: ArxivId, content: bytes, *, url: str) -> str:
+        """Store a PDF under an item in Zotero File Storage; return the attachment's key.
+
+        The Web API's upload protocol: create the attachment item (`imported_url`, as Zotero
+        saves a downloaded PDF), ask for an upload authorization (`If-None-Match: *`, md5,
+        size, mtime), send the bytes to the URL it names (without the API key), register the
+        upload. A file the library already stores is not sent again (`exists`). A full
+        storage quota (413) is a ZoteroError that says so.
+        """
+        if not content.startswith(b"%PDF"):
+            raise self._error(url, "not a PDF file")
+        filename = f"{aid.id.replace('/', '_')}.pdf"
+        item = {
+            "itemType": "attachment",
+            "parentItem": parent_key,
+            "linkMode": "imported_url",
+            "title": "Preprint PDF",
+            "url": url,
+            "accessDate": self._access_date(),
+            "contentType": "application/pdf",
+            "filename": filename,
+            "tags": [],
+            "relations": {},
+        }
+        key, version = self._create_one(
+            item,
+            f"PDF attachment of {parent_key}",
+            recover=partial(self._find_new_attachment, parent_key, filename),
+        )
+        try:
+            self._upload_file(key, filename, content)
+        except (ZoteroError, _Precondition, _Transient) as problem:
+            # No empty attachment left behind: Zotero would show it as a missing file.
+            with contextlib.suppress(ZoteroError, _Precondition, _Transient):
+                self._send(
+                    "DELETE",
+                    f"/items/{key}",
+                    headers={"If-Unmodified-Since-Version": str(version)},
+                )
+            if isinstance(problem, ZoteroError):
+                raise
+            message = problem.message if isinstance(problem, _Precondition) else problem.reason
+            raise self._error(self._url(f"/items/{key}/file"), message, 412) from None
+        self._seen_version = None
+        return key
+
+    def _upload_file(self, key: str, filename: str, content: bytes) -> None:
+        """Authorize, send and register one new file for the attachment item `key`."""
+        file_path = f"/items/{key}/file"
+        file_url = self._url(file_path)
+        md5 = hashlib.md5(content).hexdigest()
+        mtime = str(int(self._now().timestamp() * 1000))
+        fields = {"md5": md5, "filename": filename, "filesize": str(len(content)), "mtime": mtime}
+        new_file = {"If-None-Match": "*"}
+        response = self._retrying(
+            file_url,
+            lambda: self._send("POST", file_path, headers=new_file, form=fields, expect_json=True),
+        )
+        answer = response.json()
+        if not isinstance(answer, dict):
+            raise self._error(file_url, "malformed upload authorization")
+        if answer.get("exists"):
+            return
+        upload_key = answer.get("uploadKey")
+        if not all(isinstance(answer.get(n), str) for n in ("url", "prefix", "suffix")) or not (
+            isinstance(upload_key, str) and upload_key
+        ):
+            raise self._error(file_url, "malformed upload authorization")
+        body = answer["prefix"].encode("utf-8") + content + answer["suffix"].encode("utf-8")
+        self._upload(answer["url"], body, str(answer.get("contentType") or ""))
+        try:
+            self._retrying(
+                file_url,
+                lambda: self._send(
+                    "POST", file_path, headers=new_file, form={"upload": upload_key}
+                ),
+            )
+        except _Precondition:
+            # "If-None-Match: * set but file exists": an attempt whose answer was lost did
+            # register it. Anything else (another file) is a real conflict.
+            if self._stored_md5(key) != md5:
+                raise
+
+    def _stored_md5(self, key: str) -> str | None:
+        """The md5 of the file an attachment item has in storage, if any."""
+        path = f"/items/{key}"
+        response = self._retrying(
+            self._url(path), lambda: self._send("GET", path, expect_json=True)
+        )
+        body = response.json()
+        data = body.get("data", body) if isinstance(body, dict) else {}
+        md5 = data.get("md5") if isinstance(data, dict) else None
+        return md5 if isinstance(md5, str) else None
+
+    def _find_new_attachment(self, parent_key: str, filename: str) -> tuple[str, int] | None:
+        """The file attachment without a file yet that we made under `parent_key`, if any."""
+        path = f"/items/{parent_key}/children"
+        response = self._retrying(
+            self._url(path), lambda: self._send("GET", path, expect_json=True)
+        )
+        for obj in response.json() if isinstance(response.json(), list) else []:
+            data = obj.get("data", obj) if isinstance(obj, dict) else {}
+            if (
+                data.get("itemType") == "attachment"
+                and data.get("linkMode") == "imported_url"
+                and data.get("filename") == filename
+                and not data.get("md5")
+                and isinstance(data.get("key"), str)
+            ):
+                return data["key"], _as_int(data.get("version"))
+        return None
+
+    def _create_one(
+        self,
+        item: dict[str, Any],
+        label: str,
+        *,
+        recover: Callable[[], tuple[str, int] | None] | None = None,
+    ) -> tuple[str, int]:
+        """Create one object (one write token, reused on retries); return key and version.
+
+        When an attempt whose answer was lost did go through, the retry gets 412 "write
+        token already used": `recover` then finds the object that attempt made.
+        """
+        url = self._url("/items")
+        headers = {"Zotero-Write-Token": secrets.token_hex(16)}
+
+        def attempt() -> tuple[str, int]:
+            response = self._send("POST", "/items", headers=headers, body=[item])
+            outcome = _parse_write_report(response, 1).get(0)
+            if outcome is None or outcome.status == "failed" or not outcome.key:
+                reason = outcome.message if outcome is not None else "no report"
+                raise self._error(url, f"could not create the {label}: {reason}", None)
+            version = _header_int(response, "Last-Modified-Version") or 0
+            return outcome.key, version
+
+        try:
+            return self._retrying(url, attempt)
+        except _Precondition as problem:
+            found = recover() if recover is not None else None
+            if found is not None:
+                return found
+            raise self._error(
+                url, f"could not create the {label}: {problem.message}", 412
+            ) from None
+
+    def _upload(self, target: str, body: bytes, content_type: str) -> None:
+        """Send the file to the storage URL Zotero named: a plain session, no API key."""
+        if urlsplit(target).scheme not in ("http", "https"):
+            raise self._error(target, "the upload URL is not http(s)")
+        with httpx.Client(
+            timeout=self._timeout,
+            transport=self._transport,
+            trust_env=not _is_loopback(target),
+            event_hooks={"request": [self._before_request], "response": [self._after_response]},
+        ) as client:
+
+            def attempt() -> None:
+                try:
+                    response = client.post(
+                        target, content=body, headers={"Content-Type": content_type}
+                    )
+                except httpx.TransportError as exc:
+                    raise _Transient(f"upload failed ({type(exc).__name__})") from None
+                if response.status_code in (429, 503) or response.status_code >= 500:
+                    raise _Transient(f"upload failed (HTTP {response.status_code})")
+                if response.status_code != 201:
+                    detail = _snippet(response, self._secret) or response.reason_phrase
+                    raise self._error(_scrub(target, self._secret), f"upload refused: {detail}")
+
+            self._retrying(_scrub(target, self._secret), attempt)
 
     # ----------------------------------------------------------------- doctor
 
@@ -1438,6 +1920,7 @@ class ZoteroLibrary:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         body: Any = None,
+        form: Mapping[str, str] | None = None,
         expect_json: bool = False,
     ) -> httpx.Response:
         """Send one request through pyzotero's session, turning failures into our classes."""
@@ -1447,6 +1930,9 @@ class ZoteroLibrary:
         if body is not None:
             extra["Content-Type"] = "application/json"
             content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        elif form is not None:
+            extra["Content-Type"] = "application/x-www-form-urlencoded"
+            content = urlencode(form).encode("ascii")
         try:
             response = self._zot.client.request(
                 method, url, params=params, headers=extra, content=content
@@ -1492,6 +1978,12 @@ class ZoteroLibrary:
             )
         if status == 404:
             raise self._error(url, _NOT_FOUND_MESSAGE, 404)
+        if status == 413:
+            quota = response.headers.get("Zotero-Storage-Quota", "").strip()
+            detail = _snippet(response, self._secret) or "request too large"
+            if quota:
+                detail += f"; the library's storage quota is {quota} MB"
+            raise self._error(url, f"Zotero file storage is full: {detail}", 413)
         detail = _snippet(response, self._secret) or response.reason_phrase
         raise self._error(url, detail, status)
 
@@ -1730,6 +2222,28 @@ def _matching_chains(collections: list[_Collection], names: list[str]) -> list[l
     return sorted(frontier, key=lambda chain: [c.rank for c in chain])
 
 
+def new_object_key() -> str:
+    """A random Zotero object key (8 characters of Zotero's alphabet), chosen by the client."""
+    return "".join(secrets.choice(_KEY_ALPHABET) for _ in range(8))
+
+
+def _batches(ops: list[_Op]) -> Iterator[list[_Op]]:
+    """Cut create operations into requests of at most 50 objects, never splitting an item
+    from its children (a child must follow its parent in the same request)."""
+    batch: list[_Op] = []
+    for position, op in enumerate(ops):
+        if not op.child:
+            group = 1
+            while position + group < len(ops) and ops[position + group].child:
+                group += 1
+            if batch and len(batch) + group > MAX_BATCH:
+                yield batch
+                batch = []
+        batch.append(op)
+    if batch:
+        yield batch
+
+
 def _as_int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
@@ -1782,14 +2296,18 @@ def _changes(
     label: str,
     tags: Sequence[str],
     equivalent: frozenset[str] = frozenset(),
+    citekey: str = "",
     drop: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, Any], str]:
     """What an existing item lacks: the collection and tags, as full new lists (PATCH rules).
 
     `label` is the collection path; with no `collection` key (a dry run that would create
     the collection), the item is reported as joining it all the same. An item in one of the
-    `equivalent` collections (duplicates of the path) is already in it. Tags in `drop` (folded)
-    are removed: the reading-status tag the .bib no longer has.
+    `equivalent` collections (duplicates of the path) is already in it. An item whose
+    Extra names this very key as `Citation Key:` (how readlist wrote keys before; Better
+    BibTeX 8+ no longer reads it) has it moved into the `citationKey` field. Items made
+    elsewhere keep their keys, or their lack of one: never two disagreeing keys. Tags in
+    `drop` (folded) are removed: the reading-status tag the .bib no longer has.
     """
     changes: dict[str, Any] = {}
     what: list[str] = []
@@ -1812,9 +2330,50 @@ def _changes(
             "tags "
             + ", ".join([*(f"+{tag}" for tag in missing), *(f"-{t.get('tag')}" for t in gone)])
         )
+    key_change = _citation_key_change(data, citekey.strip())
+    if key_change:
+        changes.update(key_change)
+        what.append(f"citation key {citekey.strip()} in its field")
     if what and not changes:
         changes["collections"] = collections  # dry run: the collection does not exist yet
     return changes, "; ".join(what)
+
+
+def _citation_key_change(data: Mapping[str, Any], citekey: str) -> dict[str, str]:
+    """Move readlist's old `Citation Key:` line into `citationKey`; {} when nothing changes."""
+    item_type = str(data.get("itemType") or "")
+    if not citekey or "citationKey" not in ITEM_TYPE_FIELDS.get(item_type, ()):
+        return {}
+    if str(data.get("citationKey") or "").strip():
+        return {}
+    extra = str(data.get("extra") or "")
+    found = _CITATION_KEY_RE.search(extra)
+    if found is None or found.group(1) != citekey:
+        return {}  # no key, or the item's own key from another tool: left as it is
+    lines = [line for line in extra.splitlines() if not _CITATION_KEY_RE.fullmatch(line)]
+    return {"citationKey": citekey, "extra": "\n".join(lines)}
+
+
+def _upgrade_payload(data: Mapping[str, Any], doi: str, venue: Venue) -> dict[str, Any]:
+    """The partial write that makes a preprint item its published version."""
+    item_type = "conferencePaper" if venue.kind == "conference" else "journalArticle"
+    payload: dict[str, Any] = {
+        "key": data["key"],
+        "version": _as_int(data.get("version")),
+        "itemType": item_type,
+        "DOI": doi,
+        # What the preprint's repository would become as the publisher: cleared.
+        "publisher": "",
+    }
+    payload["proceedingsTitle" if item_type == "conferencePaper" else "publicationTitle"] = (
+        venue.name
+    )
+    for name, value in (("volume", venue.volume), ("issue", venue.issue), ("pages", venue.pages)):
+        if value:
+            payload[name] = value
+    if venue.year is not None:
+        payload["date"] = str(venue.year)
+    return payload
 
 
 def _is_ours(data: Mapping[str, Any], job: _Job, collection: str | None) -> bool:
@@ -1836,10 +2395,15 @@ def _clean_tags(tags: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(tag.strip() for tag in tags if tag and tag.strip()))
 
 
-def _paper_date(paper: Paper) -> str:
+def _paper_date(paper: Paper, venue: Venue | None = None) -> str:
+    """The item's date: the venue's year when it differs from arXiv's, else the full date."""
     year, month = paper.year, paper.month
     if year is None and paper.arxiv_id is not None and paper.arxiv_id.year_month:
         year, month = paper.arxiv_id.year_month
+    if venue is not None and venue.year is not None and venue.year != year:
+        return f"{venue.year:04d}"
+    if paper.date and (year is None or paper.date.startswith(f"{year:04d}-")):
+        return paper.date
     if year is None:
         return ""
     return f"{year:04d}-{month:02d}" if month else f"{year:04d}"

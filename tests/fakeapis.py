@@ -687,6 +687,31 @@ def _wrap(text: str, width: int, joiner: str) -> str:
     return joiner.join(lines)
 
 
+def fake_pdf(arxiv_id: str, title: str) -> bytes:
+    """A small, well-formed one-page PDF naming the paper (what arxiv.org/pdf/<id> serves)."""
+    text = f"arXiv:{arxiv_id} {title}".encode("latin-1", "replace")
+    text = text.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+    stream = b"BT /F1 10 Tf 20 400 Td (" + text + b") Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += str(number).encode() + b" 0 obj\n" + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 " + str(len(objects) + 1).encode() + b"\n0000000000 65535 f \n"
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size " + str(len(objects) + 1).encode() + b" /Root 1 0 R >>\n"
+    return out + b"startxref\n" + str(xref).encode() + b"\n%%EOF\n"
+
+
 class FakeArxiv(_FakeServer):
     """The arXiv API (`/api/query`), Atom as the 2026 server writes it, with its rate rule."""
 
@@ -728,9 +753,23 @@ class FakeArxiv(_FakeServer):
     def _ended(self, when: float) -> None:
         self._last_end = max(self._last_end or 0.0, when)
 
+    def pdf_url(self) -> str:
+        """Where this server serves PDFs (`<pdf_url>/<id>`, as arxiv.org/pdf does)."""
+        return self.base_url + "/pdf"
+
+    def _pdf(self, raw: str) -> _Response:
+        parsed = _parse_id(raw)
+        with self._lock:
+            paper = self.papers.get(parsed[0]) if parsed else None
+        if paper is None:
+            return _Response(404, b"Not Found", "text/html; charset=utf-8")
+        return _Response(200, fake_pdf(paper.arxiv_id, paper.title), "application/pdf")
+
     # Requests
 
     def _answer(self, request: RecordedRequest, target: str) -> _Response:
+        if request.path.startswith("/pdf/") and request.method == "GET":
+            return self._pdf(request.path.removeprefix("/pdf/"))
         if request.path != self.root:
             return _Response(404, b"Not Found", "text/plain; charset=utf-8")
         if request.method == "GET" and len(target) > self.max_url_length:
@@ -1453,3 +1492,30 @@ def sample_papers(listing_dir: Path, *, seed: int = 0) -> SampleWorld:
         )
     )
     return SampleWorld(papers=papers, truth=truth, listings=listings)
+
+
+class FakeDoi(_FakeServer):
+    """doi.org's content negotiation: `GET /<doi>` with a CSL JSON `Accept` gives the record.
+
+    Unknown DOIs are 404 "DOI Not Found" (HTML, as doi.org answers); a request that does not
+    ask for CSL JSON gets the landing page (HTML), which a client must not take for data.
+    """
+
+    CSL = "application/vnd.citationstyles.csl+json"
+
+    def __init__(self, records: Mapping[str, Mapping[str, object]] | None = None) -> None:
+        super().__init__()
+        self.records: dict[str, dict[str, object]] = {
+            doi.lower(): dict(record) for doi, record in (records or {}).items()
+        }
+
+    def _answer(self, request: RecordedRequest, target: str) -> _Response:
+        doi = urllib.parse.unquote(request.path.lstrip("/")).lower()
+        record = self.records.get(doi)
+        if record is None:
+            return _Response(404, b"<html><title>DOI Not Found</title></html>", "text/html")
+        accept = next((v for k, v in request.headers.items() if k.lower() == "accept"), "")
+        if self.CSL not in accept:
+            return _Response(200, b"<html><title>Landing page</title></html>", "text/html")
+        body = json.dumps({"DOI": doi, **record}).encode()
+        return _Response(200, body, f"{self.CSL}; charset=utf-8")

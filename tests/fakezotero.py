@@ -35,14 +35,23 @@ stalls, dropped connections, and a write that happens but whose answer is lost) 
 `inject`, optionally for one method and path prefix. `check_invariants` proves that no two
 items in a library are the same arXiv paper.
 
+File uploads follow the Web API's protocol for a new file (full uploads, no binary diffs):
+`POST /items/{key}/file` with `md5`, `filename`, `filesize`, `mtime` and `If-None-Match: *`
+answers `{"exists": 1}` for a file the library already stores, else an upload authorization
+(`url`, `contentType`, `prefix`, `suffix`, `uploadKey`); the bytes go to that URL (on this
+server, without the API key, as to Zotero's S3 storage: 201), and `upload=<uploadKey>`
+registers them (204). A file that would exceed `storage_quota_mb` is 413 "File would exceed
+quota" with `Zotero-Storage-Quota`, as the real server answers.
+
 Not implemented (501 or 404): atom/bib/export formats, saved-search writes, tags endpoints,
-file uploads, full-text, API versions 1 and 2.
+binary-diff uploads, full-text, API versions 1 and 2.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import json
 import random
 import re
@@ -418,6 +427,11 @@ class Library:
     dirty: bool = True  # links/meta need recomputing (FakeZotero._fresh)
 
     @property
+    def top_items(self) -> dict[str, dict[str, Any]]:
+        """The top-level items (no notes or attachments): key -> full object."""
+        return {k: o for k, o in self.items.items() if not o["data"].get("parentItem")}
+
+    @property
     def prefix(self) -> str:
         return f"/{self.kind}s/{self.id}"
 
@@ -541,6 +555,12 @@ class FakeZotero(_FakeServer):
         # The server remembers a write token per API key (protocols.md section 3).
         self.used_write_tokens: set[tuple[str, str]] = set()
         self._rng = random.Random(seed)
+        # Zotero File Storage: (library prefix, md5) -> bytes, and uploads authorized but not
+        # yet registered: uploadKey -> (library prefix, item key, md5, filename, size, mtime).
+        self.storage_quota_mb: float | None = None
+        self.files: dict[tuple[str, str], bytes] = {}
+        self.uploads: dict[str, tuple[str, str, str, str, int, int]] = {}
+        self.uploaded: set[str] = set()  # uploadKeys whose bytes arrived
         self._serial = 0  # the row ID a new object gets (collectionID / itemID)
         self._gates: list[_Gate] = []
         self._state = threading.RLock()
@@ -569,6 +589,11 @@ class FakeZotero(_FakeServer):
         """The user library's items: key -> full object (trashed ones included)."""
         with self._state:
             return self._fresh(self.library()).items
+
+    @property
+    def top_items(self) -> dict[str, dict[str, Any]]:
+        """The user library's top-level items (no notes or attachments): key -> full object."""
+        return {k: o for k, o in self.items.items() if not o["data"].get("parentItem")}
 
     @property
     def collections(self) -> dict[str, dict[str, Any]]:
@@ -607,7 +632,11 @@ class FakeZotero(_FakeServer):
         """Return the items that are this arXiv paper (by url, DOI, archiveID or extra)."""
         wanted = _canonical_arxiv_id(re.sub(r"v\d+$", "", arxiv_id.removeprefix("arXiv:")))
         lib = self.library(library)
-        return [o for o in lib.items.values() if wanted in arxiv_ids_of(o["data"])]
+        return [
+            o
+            for o in lib.items.values()
+            if wanted in arxiv_ids_of(o["data"]) and not o["data"].get("parentItem")
+        ]
 
     def requests_to(self, method: str, path_suffix: str = "") -> list[ZoteroRequest]:
         """Return the recorded requests with this method whose path ends with `path_suffix`."""
@@ -644,6 +673,8 @@ class FakeZotero(_FakeServer):
                         problems.append(f"{lib.prefix}: item {key} has missing parent {parent}")
                     if data.get("deleted") and not include_trashed:
                         continue
+                    if parent:
+                        continue  # a note or a PDF link names the paper but is not one
                     for arxiv_id in sorted(arxiv_ids_of(data)):
                         if arxiv_id in seen:
                             problems.append(
@@ -895,6 +926,9 @@ class FakeZotero(_FakeServer):
         if method not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             raise _HttpError(405)
         write = method != "GET"
+        parts = [p for p in req.path.split("/") if p]
+        if len(parts) == 2 and parts[0] == "storage-upload" and method == "POST":
+            return self._receive_upload(req, parts[1])  # the "S3" side: no API key
         if method in ("POST", "PUT", "PATCH") and not req.raw_body:
             raise _HttpError(400, f"{method} data not provided")
         key = self._authenticate(req, write)
@@ -903,7 +937,6 @@ class FakeZotero(_FakeServer):
             if api_version in ("1", "2"):
                 raise _HttpError(400, "FakeZotero implements API version 3 only")
             raise _HttpError(400, f"Invalid API version '{api_version}'")
-        parts = [p for p in req.path.split("/") if p]
         if not parts:
             raise _HttpError(400, "Invalid Request")
         if parts[0] in ("users", "groups") and len(parts) >= 2:
@@ -1056,6 +1089,8 @@ class FakeZotero(_FakeServer):
                 return self._list_items(req, lib, top=rest[1] == "top", trash=rest[1] == "trash")
             if n == 2:
                 return self._single(req, method, lib, "item", rest[1])
+            if n == 3 and rest[2] == "file" and method == "POST":
+                return self._file_request(req, lib, rest[1])
             if n == 3 and rest[2] == "children" and method == "GET":
                 if rest[1] not in lib.items:
                     raise _HttpError(404, "Item not found")
@@ -1100,6 +1135,118 @@ class FakeZotero(_FakeServer):
             body["settings"] = []
             return _json_response(body, {"Last-Modified-Version": str(lib.version)})
         raise _HttpError(404)
+
+    # File uploads
+
+    def _file_request(self, req: ZoteroRequest, lib: Library, key: str) -> _Response:
+        """Authorize an upload (md5, filename, filesize, mtime) or register one (upload)."""
+        obj = lib.items.get(key)
+        if obj is None:
+            raise _HttpError(404, "Item not found")
+        data = obj["data"]
+        if data["itemType"] != "attachment" or data.get("linkMode") not in (
+            "imported_file",
+            "imported_url",
+        ):
+            raise _HttpError(400, "Item is not an attachment file")
+        content_type = (req.header("Content-Type") or "").split(";")[0].strip()
+        if content_type != "application/x-www-form-urlencoded":
+            raise _HttpError(400, "Content-Type must be application/x-www-form-urlencoded")
+        form = {
+            k: v[0]
+            for k, v in urllib.parse.parse_qs(req.raw_body.decode("utf-8", "replace")).items()
+        }
+        if_match, if_none_match = req.header("If-Match"), req.header("If-None-Match")
+        if if_match is None and if_none_match is None:
+            raise _HttpError(428, "If-Match/If-None-Match header not provided")
+        if if_none_match == "*" and data.get("md5"):
+            raise _HttpError(412, "If-None-Match: * set but file exists")
+        if if_match is not None and if_match != data.get("md5"):
+            raise _HttpError(412, "ETag does not match current version of file")
+        if "upload" in form:
+            return self._register_upload(lib, key, form["upload"])
+        missing = [n for n in ("md5", "filename", "filesize", "mtime") if not form.get(n)]
+        if missing:
+            raise _HttpError(400, f"'{missing[0]}' not provided")
+        md5, size = form["md5"].lower(), form["filesize"]
+        if not re.fullmatch(r"[0-9a-f]{32}", md5) or not size.isdigit():
+            raise _HttpError(400, "Invalid md5 or filesize")
+        if (lib.prefix, md5) in self.files:
+            self._set_file(lib, key, md5, form["filename"], int(form["mtime"]))
+            return _json_response({"exists": 1})
+        if self.storage_quota_mb is not None:
+            used = sum(len(b) for (prefix, _), b in self.files.items() if prefix == lib.prefix)
+            after = (used + int(size)) / 1_000_000
+            if after > self.storage_quota_mb:
+                raise _HttpError(
+                    413,
+                    f"File would exceed quota ({after:.1f} > {self.storage_quota_mb:g})",
+                    {"Zotero-Storage-Quota": f"{self.storage_quota_mb:g}"},
+                )
+        upload_key = "".join(self._rng.choice("0123456789abcdef") for _ in range(32))
+        self.uploads[upload_key] = (
+            lib.prefix,
+            key,
+            md5,
+            form["filename"],
+            int(size),
+            int(form["mtime"]),
+        )
+        boundary = f"---------------------------{upload_key[:20]}"
+        prefix = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="key"\r\n\r\n{md5}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"\r\n\r\n'
+        )
+        return _json_response(
+            {
+                "url": f"{self.url}/storage-upload/{upload_key}",
+                "contentType": f"multipart/form-data; boundary={boundary}",
+                "prefix": prefix,
+                "suffix": f"\r\n--{boundary}--",
+                "uploadKey": upload_key,
+            }
+        )
+
+    def _receive_upload(self, req: ZoteroRequest, upload_key: str) -> _Response:
+        """The storage side: the body must be prefix + file + suffix, matching md5 and size."""
+        pending = self.uploads.get(upload_key)
+        if pending is None:
+            raise _HttpError(403, "Invalid upload")
+        _, _, md5, _, size, _ = pending
+        body = req.raw_body
+        start = body.find(b"\r\n\r\n", body.find(b'name="file"'))
+        end = body.rfind(b"\r\n--")
+        content = body[start + 4 : end] if start >= 0 and end > start else b""
+        if len(content) != size or hashlib.md5(content).hexdigest() != md5:
+            raise _HttpError(400, "The file does not match its md5 or size")
+        self.files[(pending[0], md5)] = content
+        self.uploaded.add(upload_key)
+        return _Response(201, b"", _TEXT)
+
+    def _register_upload(self, lib: Library, key: str, upload_key: str) -> _Response:
+        pending = self.uploads.get(upload_key)
+        if pending is None or pending[:2] != (lib.prefix, key):
+            raise _HttpError(400, "Invalid upload key")
+        if upload_key not in self.uploaded:
+            raise _HttpError(400, "File not uploaded")
+        del self.uploads[upload_key]
+        _, _, md5, filename, _, mtime = pending
+        self._set_file(lib, key, md5, filename, mtime)
+        return _Response(204, b"", _TEXT, {"Last-Modified-Version": str(lib.version)})
+
+    def _set_file(self, lib: Library, key: str, md5: str, filename: str, mtime: int) -> None:
+        lib.version += 1
+        lib.dirty = True
+        obj = lib.items[key]
+        obj["version"] = lib.version
+        obj["data"].update({"md5": md5, "filename": filename, "mtime": mtime})
+        obj["data"]["version"] = lib.version
+
+    def stored_file(self, item_key: str, library: str | None = None) -> bytes | None:
+        """The bytes Zotero File Storage holds for an attachment item, if any."""
+        lib = self.library(library)
+        md5 = lib.items[item_key]["data"].get("md5")
+        return self.files.get((lib.prefix, md5)) if md5 else None
 
     # Reads
 

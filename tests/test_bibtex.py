@@ -18,7 +18,7 @@ from readlist.latex import (
     plain_text,
     protect_title,
 )
-from readlist.models import ArxivId, Paper
+from readlist.models import ArxivId, Paper, Venue, dated
 
 LISTINGS = Path(__file__).resolve().parent / "data" / "listings"
 
@@ -549,3 +549,40 @@ def test_every_special_character_in_the_samples_is_covered() -> None:
         escaped = bibtex_escape(paper.abstract or "", ascii_only=True)
         assert_tex_safe(escaped, ascii_only=True)
         assert_tex_safe(protect_title(paper.title, ascii_only=True), ascii_only=True)
+
+
+def test_published_version_is_an_article_that_keeps_its_eprint() -> None:
+    paper = Paper(
+        title="A Model for Dust",
+        authors=("D. T. O'Dea",),
+        arxiv_id=ArxivId("1107.4612"),
+        year=2012,
+        month=1,
+        primary_category="astro-ph.CO",
+        doi="10.1111/j.1365-2966.2011.19851.x",
+        journal_ref="Mon.Not.Roy.Astron.Soc. 419 (2012) 1795-1803",
+        venue=Venue("journal", "Monthly Notices & Co", "419", "2", "1795-1803", 2012),
+        resolved=True,
+    )
+    text = format_entry(paper, "odea2012model", abstract=False)
+    assert text.startswith("@article{odea2012model,")
+    fields = {f.name: f.value for f in entry_fields(paper, abstract=False)}
+    assert fields["journal"] == r"Monthly Notices \& Co"
+    assert (fields["volume"], fields["number"], fields["pages"]) == ("419", "2", "1795--1803")
+    assert fields["doi"] == "10.1111/j.1365-2966.2011.19851.x"
+    assert (fields["eprint"], fields["archivePrefix"]) == ("1107.4612", "arXiv")
+    assert "note" not in fields  # the venue is in its own fields
+    biblatex = {f.name for f in entry_fields(paper, style="biblatex")}
+    assert "journaltitle" in biblatex and "eprinttype" in biblatex
+    talk = format_entry(
+        Paper(title="T", venue=Venue("conference", "CVPR 2024", year=2024), year=2024), "t2024"
+    )
+    assert talk.startswith("@inproceedings{t2024,") and "booktitle = {CVPR 2024}" in talk
+
+
+def test_latest_version_can_date_a_paper() -> None:
+    paper = Paper(title="T", year=2024, month=4, date="2024-04-06", latest_date="2025-02-01")
+    assert dated(paper, "first") == paper
+    latest = dated(paper, "latest")
+    assert (latest.year, latest.month, latest.date) == (2025, 2, "2025-02-01")
+    assert dated(Paper(title="T", year=2024, month=4), "latest").year == 2024

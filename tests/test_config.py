@@ -19,6 +19,7 @@ from readlist.config import (
     ArxivConfig,
     BibtexConfig,
     Config,
+    DoiConfig,
     HuggingFaceConfig,
     LibraryConfig,
     TaggingConfig,
@@ -41,6 +42,7 @@ SECTIONS = {
     "arxiv": ArxivConfig,
     "huggingface": HuggingFaceConfig,
     "zotero": ZoteroConfig,
+    "doi": DoiConfig,
 }
 
 
@@ -324,9 +326,11 @@ def test_every_environment_variable(tmp_path: Path, env: dict[str, str]) -> None
         "READLIST_BIB": "/tmp/refs.bib",
         "READLIST_ARXIV_API_URL": "http://127.0.0.1:9/api/query",
         "READLIST_ARXIV_DELAY": "0.25",
+        "READLIST_ARXIV_PDF_URL": "http://127.0.0.1:9/pdf/",
         "READLIST_HF_API_URL": "http://127.0.0.1:9/hf/",
         "HF_TOKEN": "hf_x",
         "READLIST_ZOTERO_API_URL": "http://127.0.0.1:9/zotero",
+        "READLIST_DOI_URL": "http://127.0.0.1:9/doi/",
         "ZOTERO_API_KEY": "k",
         "ZOTERO_LIBRARY_ID": "42",
     }
@@ -336,9 +340,11 @@ def test_every_environment_variable(tmp_path: Path, env: dict[str, str]) -> None
     assert config.library.bib == Path("/tmp/refs.bib")
     assert config.arxiv.api_url == "http://127.0.0.1:9/api/query"
     assert config.arxiv.delay_seconds == 0.25
+    assert config.arxiv.pdf_url == "http://127.0.0.1:9/pdf"
     assert config.huggingface.api_url == "http://127.0.0.1:9/hf"
     assert config.huggingface.token == "hf_x"
     assert config.zotero.api_url == "http://127.0.0.1:9/zotero"
+    assert config.doi.api_url == "http://127.0.0.1:9/doi"
     assert config.zotero.api_key == "k"
     assert config.zotero.library_id == "42"
 
@@ -486,7 +492,7 @@ def test_bad_values(tmp_path: Path, env: dict[str, str], text: str, key: str, me
             "[output]\nx = 1",
             "output",
             "unknown section; the sections are [library], [bibtex], [tagging], [arxiv],"
-            " [huggingface], [zotero], [cache], [tags]",
+            " [huggingface], [zotero], [doi], [cache], [tags]",
         ),
         (
             "[arxiv]\ndealy_seconds = 3",
@@ -508,7 +514,8 @@ def test_bad_values(tmp_path: Path, env: dict[str, str], text: str, key: str, me
         (
             "api_url = 'x'",
             "api_url",
-            "options belong in a section; api_url is an option of [arxiv], [huggingface], [zotero]",
+            "options belong in a section; api_url is an option of [arxiv], [huggingface], [zotero],"
+            " [doi]",
         ),
     ],
 )
@@ -706,6 +713,7 @@ def test_config_to_dict_masks_secrets(tmp_path: Path, env: dict[str, str]) -> No
         "arxiv",
         "huggingface",
         "zotero",
+        "doi",
         "cache",
     ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import bibtexparser
@@ -19,7 +20,7 @@ from latex_tools import CompileResult, compile_biblatex, compile_natbib
 from readlist import latex
 from readlist.bibtex import entry_fields, format_entry
 from readlist.citekey import make_citekey
-from readlist.models import ArxivId, Paper
+from readlist.models import ArxivId, Paper, Venue
 
 LISTINGS = Path(__file__).resolve().parent / "data" / "listings"
 _DATE_LINE = re.compile(r"[A-Z][a-z]{2} \d{1,2}")
@@ -102,6 +103,23 @@ def complete_paper(index: int, title: str, abstract: str | None) -> Paper:
 
 def complete_papers() -> list[Paper]:
     return [complete_paper(i, t, a) for i, (t, a) in enumerate(sample_listings())]
+
+
+def published_papers() -> list[Paper]:
+    """Published versions as `pull` writes them: @article/@inproceedings keeping the eprint."""
+    venues = [
+        Venue("journal", "Mon. Not. R. Astron. Soc. & Friends", "419", "2", "1795-1803", 2012),
+        Venue("conference", "Proceedings of CVPR 2024", pages="1021-1030", year=2024),
+        Venue("journal", "Transactions on Machine Learning Research (TMLR)", year=2025),
+        Venue("conference", "SIGGRAPH Asia 2023 Conference Papers", year=2023),
+    ]
+    papers = []
+    for i, (title, abstract) in enumerate(sample_listings()[:12]):
+        paper = complete_paper(i, title, abstract)
+        papers.append(
+            replace(paper, venue=venues[i % len(venues)], doi=f"10.1145/{3600000 + i}.{i}")
+        )
+    return papers
 
 
 # (title, abstract, fragment that must reach the printed bibliography)
@@ -348,6 +366,9 @@ SCENARIOS = {
     "characters-natbib": (character_coverage_papers, "bibtex", compile_natbib, False),
     "characters-biblatex": (character_coverage_papers, "biblatex", compile_biblatex, False),
     "characters-bibtex-style-biber": (character_coverage_papers, "bibtex", compile_biblatex, False),
+    "published-natbib": (published_papers, "bibtex", compile_natbib, False),
+    "published-biblatex": (published_papers, "biblatex", compile_biblatex, False),
+    "published-bibtex-style-biber": (published_papers, "bibtex", compile_biblatex, False),
     "math-natbib": (lambda: [math_coverage_paper()], "bibtex", compile_natbib, False),
     "math-biblatex": (lambda: [math_coverage_paper()], "biblatex", compile_biblatex, False),
 }

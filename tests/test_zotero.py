@@ -20,6 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from readlist.config import ZoteroConfig
 from readlist.models import ArxivId, Paper
@@ -31,9 +33,12 @@ from readlist.zotero import (
     MAX_PRECONDITION_ROUNDS,
     ZoteroError,
     ZoteroLibrary,
+    item_citation_key,
     item_identities,
     item_to_paper,
+    paper_children,
     paper_to_item,
+    short_title,
     split_creator,
     validate_item,
 )
@@ -150,7 +155,12 @@ class FakeZotero:
         return [r for r in self.requests if r.method == "POST" and r.url.path == PREFIX + path]
 
     def titles(self) -> list[str]:
-        return sorted(item.get("title", "") for item in self.items.values())
+        return sorted(item.get("title", "") for item in self.top_items.values())
+
+    @property
+    def top_items(self) -> dict[str, dict[str, Any]]:
+        """The items that are papers: no notes or attachments (children)."""
+        return {k: v for k, v in self.items.items() if not v.get("parentItem")}
 
     # -- the transport
 
@@ -445,9 +455,13 @@ def test_item_is_what_zoteros_arxiv_import_saves(data: Path, schema: dict[str, A
         assert item[name] == saved[name], name
     assert item["url"] == "https://arxiv.org/abs/1706.03762"
     assert item["url"].split("://")[1] == saved["url"].split("://")[1]
-    assert item["extra"] == "arXiv:1706.03762 [cs.CL]\nCitation Key: vaswani2017attention"
+    # The key in the native field Better BibTeX 8+ reads; Extra names only the arXiv ID.
+    assert item["citationKey"] == "vaswani2017attention"
+    assert item["extra"] == "arXiv:1706.03762 [cs.CL]"
     assert item["date"] == "2017-06"
     assert item["tags"] == [{"tag": "to-read"}, {"tag": "transformers"}]
+    assert "shortTitle" not in item  # no subtitle to cut off
+    assert short_title("BERT: Pre-training of Deep Bidirectional Transformers") == "BERT"
     assert validate_item(item) == []
     assert validate_item(item, schema) == []
     # The saved item itself passes the same check, and names the same paper.
@@ -520,7 +534,8 @@ def test_creators_split_like_zotero() -> None:
         "firstName": "Ada",
         "lastName": "Lovelace",
     }
-    assert split_creator("Plato") == {"creatorType": "author", "name": "Plato"}
+    # One field only for organisations; a mononym is a last name.
+    assert split_creator("Plato") == {"creatorType": "author", "firstName": "", "lastName": "Plato"}
     assert split_creator("Vincent van Gogh") == {
         "creatorType": "author",
         "firstName": "Vincent",
@@ -534,19 +549,49 @@ def test_creators_split_like_zotero() -> None:
     assert split_creator("") is None
     item = paper_to_item(paper(1, authors=("Plato", "Ada Lovelace", " ")), "", [], [])
     assert item["creators"] == [
-        {"creatorType": "author", "name": "Plato"},
+        {"creatorType": "author", "firstName": "", "lastName": "Plato"},
         {"creatorType": "author", "firstName": "Ada", "lastName": "Lovelace"},
     ]
 
 
+@pytest.mark.parametrize(
+    ("name", "first", "last"),
+    [
+        ("Juan de la Cruz", "Juan", "de la Cruz"),
+        ("Dara Ó Briain", "Dara", "Ó Briain"),
+        ("Daniel van der Putten", "Daniel", "van der Putten"),
+        ("Daniel Van der Putten", "Daniel", "Van der Putten"),
+        ("Ana María De la Fuente", "Ana María", "De la Fuente"),
+        ("Jean-Luc De Smet", "Jean-Luc", "De Smet"),
+        ("Ludwig von Beethoven", "Ludwig", "von Beethoven"),
+        ("Maria da Silva Santos", "Maria", "da Silva Santos"),
+        ("Tom ter Horst", "Tom", "ter Horst"),
+        ("Quoc V. Le", "Quoc V.", "Le"),
+        ("Ai Zhang", "Ai", "Zhang"),
+        ("Abdullah bin Hamad", "Abdullah", "bin Hamad"),
+    ],
+)
+def test_creators_keep_particles_and_multi_word_surnames(name: str, first: str, last: str) -> None:
+    assert split_creator(name) == {"creatorType": "author", "firstName": first, "lastName": last}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["The ATLAS Collaboration", "Gemini Team", "OpenAI", "DeepSeek-AI", "NVIDIA", "Qwen Team"],
+)
+def test_only_organisations_get_a_single_field_name(name: str) -> None:
+    assert split_creator(name) == {"creatorType": "author", "name": name}
+
+
 def test_extra_and_citation_key() -> None:
-    assert paper_to_item(paper(1), "lovelace2025study", [], [])["extra"] == (
-        "arXiv:2501.00001 [cs.CL]\nCitation Key: lovelace2025study"
-    )
-    assert paper_to_item(paper(1), "", [], [])["extra"] == "arXiv:2501.00001 [cs.CL]"
+    item = paper_to_item(paper(1), "lovelace2025study", [], [])
+    assert item["extra"] == "arXiv:2501.00001 [cs.CL]"
+    assert item["citationKey"] == "lovelace2025study"
+    assert "citationKey" not in paper_to_item(paper(1), "", [], [])
     old = paper(1, arxiv_id=ArxivId("hep-th/9901001"), primary_category="hep-th")
     item = paper_to_item(old, "k", [" a ", "a", "", "b"], [])
-    assert item["extra"] == "arXiv:hep-th/9901001\nCitation Key: k"
+    assert item["extra"] == "arXiv:hep-th/9901001"
+    assert item["citationKey"] == "k"
     assert item["DOI"] == "10.48550/arXiv.hep-th/9901001"
     assert item["tags"] == [{"tag": "a"}, {"tag": "b"}]
     # The date falls back to the month the identifier encodes.
@@ -810,13 +855,19 @@ def test_new_papers_are_created_in_batches_of_50(
     assert len(report.created) == 120
     assert len({key for _, key in report.created}) == 120
     writes = fake.writes()
-    assert [len(json.loads(w.content)) for w in writes] == [50, 50, 20]
-    assert len(writes) == math.ceil(120 / 50)
+    # Each paper comes with its PDF link (a child item, in the same request as its parent):
+    # 240 objects, 50 per request, a parent never apart from its children.
+    assert [len(json.loads(w.content)) for w in writes] == [50, 50, 50, 50, 40]
+    assert len(writes) == math.ceil(2 * 120 / 50)
+    for write in writes:
+        body = json.loads(write.content)
+        parents = {o["key"] for o in body if "parentItem" not in o}
+        assert {o["parentItem"] for o in body if "parentItem" in o} == parents
     tokens = [w.headers["Zotero-Write-Token"] for w in writes]
-    assert len(set(tokens)) == 3 and all(len(t) == 32 for t in tokens)
+    assert len(set(tokens)) == 5 and all(len(t) == 32 for t in tokens)
     # Reads: the collection list and one page of the (empty) library; then the writes.
-    assert report.requests == len(seen) == 2 + 3
-    item = next(iter(fake.items.values()))
+    assert report.requests == len(seen) == 2 + 5
+    item = next(iter(fake.top_items.values()))
     assert item["collections"] == [next(iter(fake.collections))]
     assert validate_item({k: v for k, v in item.items()}) == []
 
@@ -837,7 +888,7 @@ def test_second_sync_writes_nothing(
     assert sorted(second.unchanged) == sorted(c for c, _, _ in papers)
     assert second.requests <= 3
     assert second.requests == len(fake.requests) - writes == 1
-    assert len(fake.items) == 120
+    assert len(fake.top_items) == 120
 
 
 def test_second_sync_without_a_version_hint_is_a_304(
@@ -880,7 +931,7 @@ def test_existing_item_gets_collection_and_tags_not_a_copy(
     )
     assert report.created == []
     assert report.updated == [("vaswani2017attention", existing, "added to Reading; tags +to-read")]
-    assert len(fake.items) == 1
+    assert len(fake.top_items) == 1
     item = fake.items[existing]
     assert item["collections"] == [reading]
     assert [t["tag"] for t in item["tags"]] == [
@@ -970,8 +1021,8 @@ def test_same_paper_twice_in_one_sync_is_one_item(
     make: Callable[..., ZoteroLibrary], fake: FakeZotero
 ) -> None:
     report = make().sync([entry(1, ("a",)), ("other", paper(1), ("b",))], "")
-    assert len(fake.items) == 1
-    assert [t["tag"] for t in next(iter(fake.items.values()))["tags"]] == ["a", "b"]
+    assert len(fake.top_items) == 1
+    assert [t["tag"] for t in next(iter(fake.top_items.values()))["tags"]] == ["a", "b"]
     assert report.unchanged == ["other"]
 
 
@@ -1043,7 +1094,7 @@ def test_429_on_write_is_retried_with_the_same_token(
     assert writes[0].headers["Zotero-Write-Token"] == writes[1].headers["Zotero-Write-Token"]
     assert 7 in clock.sleeps
     assert len(report.created) == 2 and report.failed == []
-    assert len(fake.items) == 2
+    assert len(fake.top_items) == 2
 
 
 def test_429_on_write_that_never_ends_is_a_failure_not_a_success(
@@ -1202,9 +1253,9 @@ def test_412_rereads_the_library_and_retries(
     report = make().sync([entry(1), entry(2), entry(3)], "Reading")
     assert report.failed == []
     assert sorted(c for c, _ in report.created) == ["lovelace2025study1", "lovelace2025study3"]
-    theirs = next(k for k, i in fake.items.items() if i["title"] == "Theirs")
+    theirs = next(k for k, i in fake.top_items.items() if i["title"] == "Theirs")
     assert report.updated == [("lovelace2025study2", theirs, "added to Reading; tags +to-read")]
-    assert len(fake.items) == 4  # no second copy of paper 2
+    assert len(fake.top_items) == 4  # no second copy of paper 2
     assert fake.items[theirs]["collections"] == [reading]
 
 
@@ -1239,9 +1290,9 @@ def test_write_whose_answer_was_lost_is_created_once(
     assert writes[0].headers["Zotero-Write-Token"] == writes[1].headers["Zotero-Write-Token"]
     assert report.failed == []
     assert sorted(report.created) == sorted(
-        (i["extra"].split("Citation Key: ")[1], k) for k, i in fake.items.items()
+        (i["citationKey"], k) for k, i in fake.top_items.items()
     )
-    assert len(fake.items) == 2
+    assert len(fake.top_items) == 2
 
 
 def test_409_is_retried_with_backoff(
@@ -1379,3 +1430,127 @@ def test_sync_over_loopback_http(
     assert fake.requests[0].headers["Zotero-API-Version"] == "3"
     with ZoteroLibrary(config, cache_dir, sleep=clock.sleep, clock=clock.clock) as library:
         assert library.sync([entry(1), entry(2)], "Reading").requests == 1
+
+
+# --------------------------------------------------------------------------- issue 10
+
+
+def test_journal_doi_makes_a_journal_article_keeping_the_arxiv_id(
+    schema: dict[str, Any],
+) -> None:
+    published = paper(
+        1,
+        doi="10.1111/j.1365-2966.2011.19851.x",
+        journal_ref="Mon.Not.Roy.Astron.Soc. 419 (2012) 1795-1803",
+        year=2011,
+        month=7,
+        date="2011-07-21",
+        categories=("astro-ph.CO", "astro-ph.GA"),
+    )
+    item = paper_to_item(published, "odea2011model", ["to-read"], [])
+    assert item["itemType"] == "journalArticle"
+    assert item["DOI"] == "10.1111/j.1365-2966.2011.19851.x"
+    assert item["publicationTitle"] == "Mon.Not.Roy.Astron.Soc"
+    assert (item["volume"], item["pages"]) == ("419", "1795-1803")
+    assert item["date"] == "2012"  # the venue's year, not the preprint's
+    assert item["extra"] == "arXiv:2501.00001 [cs.CL]"
+    assert item["url"] == "https://arxiv.org/abs/2501.00001"
+    assert item["citationKey"] == "odea2011model"
+    assert "archiveID" not in item and "repository" not in item
+    assert item["tags"] == [
+        {"tag": "to-read"},
+        {"tag": "astro-ph.CO", "type": 1},
+        {"tag": "astro-ph.GA", "type": 1},
+    ]
+    assert validate_item(item, schema) == []
+    conference = paper_to_item(
+        paper(2, doi="10.1145/3610548.3618154", journal_ref="SIGGRAPH Asia 2023 Conference Papers"),
+        "k",
+        [],
+        [],
+    )
+    assert conference["itemType"] == "conferencePaper"
+    assert conference["proceedingsTitle"] == "SIGGRAPH Asia 2023 Conference Papers"
+    assert validate_item(conference, schema) == []
+    # Back from Zotero: the venue field by field, the key from citationKey.
+    back = item_to_paper({**item, "key": "ABCD2345", "version": 3})
+    assert back.venue is not None and back.venue.kind == "journal"
+    assert back.venue.name == "Mon.Not.Roy.Astron.Soc" and back.venue.pages == "1795-1803"
+    assert back.doi == "10.1111/j.1365-2966.2011.19851.x"
+    assert back.arxiv_id == ArxivId("2501.00001")
+    assert back.tags == ("to-read",) and back.categories == ("astro-ph.CO", "astro-ph.GA")
+
+
+def test_preprint_gets_full_date_comment_note_and_pdf_link(schema: dict[str, Any]) -> None:
+    preprint = paper(1, date="2025-01-14", comment="12 pages, <b>ACL</b> & co")
+    item = paper_to_item(preprint, "k", [], [], access_date="2026-12-03T08:00:00Z")
+    assert item["itemType"] == "preprint" and item["date"] == "2025-01-14"
+    assert item["accessDate"] == "2026-12-03T08:00:00Z"
+    note, link = paper_children(preprint)
+    assert note == {
+        "itemType": "note",
+        "note": "Comment: 12 pages, &lt;b&gt;ACL&lt;/b&gt; &amp; co",
+        "tags": [],
+        "relations": {},
+    }
+    assert link["linkMode"] == "linked_url" and link["url"] == "https://arxiv.org/pdf/2501.00001"
+    assert paper_children(paper(1, arxiv_id=None, doi="10.1/x")) == []
+    # A date that disagrees with the year and month is not used.
+    assert paper_to_item(paper(1, date="2024-12-31"), "", [], [])["date"] == "2025-01"
+
+
+def test_citation_key_field_wins_over_extra() -> None:
+    assert item_citation_key({"citationKey": "field2020", "extra": "Citation Key: old"}) == (
+        "field2020"
+    )
+    assert item_citation_key({"citationKey": " ", "extra": "Citation Key: extra2020"}) == (
+        "extra2020"
+    )
+    assert item_citation_key({"extra": "arXiv:2501.00001"}) is None
+
+
+def test_old_extra_key_moves_to_the_field_and_a_foreign_key_stays(
+    make: Callable[..., ZoteroLibrary], fake: FakeZotero
+) -> None:
+    reading = fake.add_collection("Reading")
+    base = paper_to_item(paper(1), "", ["to-read"], [reading])
+    ours = fake.add_item({**base, "extra": "arXiv:2501.00001 [cs.CL]\nCitation Key: ours2025"})
+    theirs_data = paper_to_item(paper(2), "", ["to-read"], [reading])
+    theirs = fake.add_item({**theirs_data, "extra": "Citation Key: theirs2025"})
+    keyless = fake.add_item(paper_to_item(paper(3), "", ["to-read"], [reading]))
+    report = make().sync(
+        [
+            ("ours2025", paper(1), ["to-read"]),
+            ("mine2025", paper(2), ["to-read"]),
+            ("other2025", paper(3), ["to-read"]),
+        ],
+        "Reading",
+    )
+    assert report.updated == [("ours2025", ours, "citation key ours2025 in its field")]
+    assert fake.items[ours]["citationKey"] == "ours2025"
+    assert fake.items[ours]["extra"] == "arXiv:2501.00001 [cs.CL]"  # one key, not two
+    assert "citationKey" not in fake.items[theirs] and "citationKey" not in fake.items[keyless]
+    assert sorted(report.unchanged) == ["mine2025", "other2025"]
+    again = make().sync([("ours2025", paper(1), ["to-read"])], "Reading")
+    assert again.updated == [] and again.unchanged == ["ours2025"]
+
+
+_WORDS = st.sampled_from(["Ana", "María", "Jean-Luc", "Wei", "O'Neil", "Ngũgĩ", "K.", "Zhang"])
+_PARTICLES_ST = st.sampled_from(["van", "der", "de", "la", "von", "da", "Van", "De", "Ó", "ter"])
+
+
+@given(
+    st.lists(_WORDS, min_size=1, max_size=3),
+    st.lists(_PARTICLES_ST, max_size=2),
+    st.lists(_WORDS, min_size=1, max_size=2),
+)
+def test_a_split_name_reads_back_as_written(
+    given_names: list[str], particles: list[str], family: list[str]
+) -> None:
+    name = " ".join([*given_names, *particles, *family])
+    creator = split_creator(name)
+    assert creator is not None
+    assert " ".join(p for p in (creator["firstName"], creator["lastName"]) if p) == name
+    assert creator["firstName"]  # a person always keeps a given name
+    assert creator["lastName"].split(" ")[-1] == family[-1]
+    assert item_to_paper({"title": "t", "creators": [creator]}).authors == (name,)

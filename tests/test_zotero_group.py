@@ -137,7 +137,7 @@ def test_members_adding_at_once_make_one_path_and_one_item_each(
     created = [path for r in reports.values() for path in r.collections_created]
     assert sorted(created) == ["Lab", "Lab/Reading"]
     assert {r.collection_key for r in reports.values()} == {reading["key"]}
-    items = group.library(GROUP).items
+    items = group.library(GROUP).top_items
     assert len(items) == len(EVERY_PAPER)
     for number in EVERY_PAPER:
         (item,) = group.items_with_arxiv_id(f"2502.{number:05d}", library=GROUP)
@@ -190,7 +190,7 @@ def test_duplicates_made_elsewhere_the_oldest_is_used_by_everyone(
         (warning,) = report.warnings
         assert "2 Zotero collections are named 'Lab/Reading'" in warning
         assert f"using the oldest, {old['key']}" in warning
-    items = group.library(GROUP).items
+    items = group.library(GROUP).top_items
     # Paper 1 was already in a copy of the path: left where it is, not filed twice.
     assert items[theirs["key"]]["data"]["collections"] == [young["key"]]
     # Every new paper went to the oldest copy only: never spread over the duplicates.
@@ -252,7 +252,7 @@ def test_doctor_merges_into_the_oldest_and_deletes_only_empty_copies(
     collections = group.library(GROUP).collections
     assert set(collections) == {keys["lab"], keys["reading"], keys["other"]}
     assert collections[keys["other"]]["data"]["parentCollection"] == keys["lab"]
-    items = group.library(GROUP).items
+    items = group.library(GROUP).top_items
     for name in "abcd":
         assert items[keys[name]]["data"]["collections"] == [keys["reading"]], name
     assert items[keys["d"]]["data"]["deleted"]
@@ -434,7 +434,7 @@ def test_three_machines_add_pull_and_rerun(world, servers, tmp_path: Path, run: 
         (reading,) = collections_named(fake, "Reading")
         assert reading["data"]["parentCollection"] == lab["key"]
         assert len(fake.library(GROUP).collections) == 2
-        assert len(fake.library(GROUP).items) == len(shared)
+        assert len(fake.library(GROUP).top_items) == len(shared)
         for arxiv_id in shared:
             (item,) = fake.items_with_arxiv_id(arxiv_id, library=GROUP)
             assert item["data"]["collections"] == [reading["key"]]
@@ -485,8 +485,8 @@ def test_racing_members_under_faults_still_make_one_of_everything(
     assert [r.failed for r in reports.values()] == [[], [], []]
     assert len(collections_named(group, "Lab")) == len(collections_named(group, "Reading")) == 1
     assert len(group.library(GROUP).collections) == 2
-    assert len(group.library(GROUP).items) == len(EVERY_PAPER)
+    assert len(group.library(GROUP).top_items) == len(EVERY_PAPER)
     # What the members report as created is exactly what the library holds.
     created = sorted(key for r in reports.values() for _, key in r.created)
-    assert created == sorted(group.library(GROUP).items)
+    assert created == sorted(group.library(GROUP).top_items)
     group.check_invariants()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ HF_STAGE = "hf:"
 # The longest Hugging Face rate-limit wait worth sitting out (see build_resolver).
 HF_MAX_WAIT_SECONDS = 10.0
 OFFLINE_REASON = "offline, and not in the cache"
+_ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
 @dataclass
@@ -87,7 +89,21 @@ def paper_from_entry(entry: AtomEntry, listing: Listing) -> Paper:
         journal_ref=entry.journal_ref,
         resolved=True,
         listing=listing,
+        date=_iso_date(entry.published),
+        latest_date=_iso_date(entry.updated) or _iso_date(entry.published),
+        categories=tuple(
+            dict.fromkeys(c for c in (entry.primary_category, *entry.categories) if c and c.strip())
+        ),
+        comment=entry.comment or None,
     )
+
+
+def _iso_date(stamp: str) -> str | None:
+    """The `YYYY-MM-DD` of an arXiv Atom timestamp (``2025-04-14T17:59:25Z``), if it has one."""
+    match = _ISO_DATE_RE.match(stamp or "")
+    if match is None or not 1 <= int(match.group(2)) <= 12 or not 1 <= int(match.group(3)) <= 31:
+        return None
+    return match.group(0)
 
 
 class NetworkResolver:
@@ -542,3 +558,48 @@ def build_resolver(
         close_cache()
 
     return resolver, close
+
+
+def with_cached_details(papers: Sequence[Paper], cache: Cache, date: str = "first") -> list[Paper]:
+    """Complete papers read from a .bib with what the arXiv cache knows, without a request.
+
+    A .bib entry carries year and month, not the full dates, categories or comment a Zotero
+    item shows; the cached arXiv record of the same paper does. Only those details are
+    taken, and the full date only when it agrees with the entry's year and month: the
+    entry's own fields (title, authors, DOI, venue) stay as the user has them.
+    """
+    from dataclasses import replace
+
+    from readlist.resolve._atom import AtomEntry
+
+    wanted = [p.arxiv_id.id for p in papers if p.arxiv_id is not None]
+    if not wanted:
+        return list(papers)
+    entries: dict[str, AtomEntry] = {}
+    for arxiv_id, text in cache.get_entries(wanted).items():
+        try:
+            entries[arxiv_id] = AtomEntry.from_dict(json.loads(text))
+        except ValueError:
+            continue  # a damaged cache row costs the details, nothing else
+    completed: list[Paper] = []
+    for paper in papers:
+        entry = entries.get(paper.arxiv_id.id) if paper.arxiv_id is not None else None
+        if entry is None:
+            completed.append(paper)
+            continue
+        first, latest = _iso_date(entry.published), _iso_date(entry.updated)
+        chosen = latest if date == "latest" and latest else first
+        month = f"{paper.year:04d}-{paper.month:02d}" if paper.year and paper.month else None
+        agrees = chosen is not None and month is not None and chosen.startswith(month)
+        cached = paper_from_entry(entry, Listing())
+        completed.append(
+            replace(
+                paper,
+                date=paper.date or (chosen if agrees else None),
+                latest_date=paper.latest_date or latest,
+                categories=paper.categories or cached.categories,
+                comment=paper.comment or cached.comment,
+                primary_category=paper.primary_category or cached.primary_category,
+            )
+        )
+    return completed
