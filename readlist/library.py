@@ -81,6 +81,19 @@ def _placeholder_entry(key: str, paper: Paper) -> BibEntry:
     return BibEntry(key=key, entry_type="misc", fields=fields, line=0, start=-1, end=-1)
 
 
+def _preamble_for(bib_text: str, entry_texts: Sequence[str]) -> str | None:
+    """Return the ``@preamble`` the new entries need under T1 that `bib_text` lacks, if any.
+
+    Both the entries as written and as biber decodes them count: biber turns ``{\\d{a}}``
+    into UTF-8 ``ạ``, which pdfLaTeX's T1 tables lack.
+    """
+    from readlist.latex import plain_text
+    from readlist.texletters import declared_in, preamble_entry
+
+    texts = [*entry_texts, *(plain_text(text) for text in entry_texts)]
+    return preamble_entry(texts, already=declared_in(bib_text))
+
+
 def add_papers(
     path: Path,
     papers: Sequence[Paper],
@@ -138,6 +151,9 @@ def add_papers(
             for entry, pending in tag_updates.values()
             if pending
         ]
+        preamble = _preamble_for(bib.text, new_texts)
+        if preamble is not None:
+            new_texts.insert(0, preamble)
         outcome.text = (eol + eol).join(new_texts) + (eol if new_texts else "")
         if not new_texts and not edits:
             return outcome
@@ -204,7 +220,11 @@ def retag_in_place(
                 edits.append(_tags_edit(bib, entry, additions, ascii_only=ascii_only))
                 outcome.changed.append((entry.key, additions))
         if edits and not dry_run:
-            write_atomic(path, bib.encode(replace_spans(bib.text, edits)))
+            text = replace_spans(bib.text, edits)
+            preamble = _preamble_for(bib.text, [edit[2] for edit in edits])
+            if preamble is not None:
+                text = appended_text(text, bib.eol, [preamble])
+            write_atomic(path, bib.encode(text))
             outcome.written = True
     return outcome
 
@@ -272,7 +292,11 @@ def resolve_in_place(
             edits.append((entry.start, entry.end, _format(paper, entry.key, options, bib.eol)))
             outcome.resolved.append((entry.key, paper))
         if edits and not dry_run:
-            write_atomic(path, bib.encode(replace_spans(bib.text, edits)))
+            text = replace_spans(bib.text, edits)
+            preamble = _preamble_for(bib.text, [edit[2] for edit in edits])
+            if preamble is not None:
+                text = appended_text(text, bib.eol, [preamble])
+            write_atomic(path, bib.encode(text))
             outcome.written = True
     return outcome
 
