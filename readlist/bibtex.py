@@ -122,6 +122,10 @@ def entry_fields(
     add("doi", doi)
     add("url", arxiv_id.abs_url if arxiv_id is not None else None)
     add("note", bibtex_escape(paper.journal_ref or "", ascii_only=ascii_only))
+    if not paper.authors:
+        # What natbib's author-year styles and biblatex sort and label by in place of an author
+        # (without it, "Bibliography not compatible with author-year citations").
+        add("key", protect_title(_short_title(paper.title), ascii_only=ascii_only))
     if abstract:
         add("abstract", bibtex_escape(paper.abstract or "", ascii_only=ascii_only))
     tags = (bibtex_escape(tag, ascii_only=ascii_only) for tag in paper.tags)
@@ -153,3 +157,12 @@ def format_authors(authors: Sequence[str], *, ascii_only: bool) -> str:
             name = f"{{{name}}}"
         names.append(name)
     return " and ".join(names)
+
+
+def _short_title(title: str) -> str:
+    """Return what a citation shows for a paper without authors: the title's head."""
+    head = title.split(":", 1)[0].strip()
+    words = head.split()
+    if len(words) > 4:
+        head = " ".join(words[:4]) + "..."
+    return head or title

@@ -144,9 +144,8 @@ def _macro(match: re.Match[str]) -> str:
 
 def _strip_decoded(text: str) -> str:
     """Reduce decoded text to letters: macros the decoder kept as text become words."""
-    if "\\" in text:
-        text = _MACRO_RE.sub(_macro, text).replace("\\", " ")
-    return text.replace("~", " ").translate(_TEX_GLUE)
+    # A macro the decoder kept (\\ModelName) reads as the text {\\textbackslash}ModelName does.
+    return text.replace("\\", " ").replace("~", " ").translate(_TEX_GLUE)
 
 
 def _strip_tex(text: str) -> str:

@@ -74,12 +74,33 @@ def compile_natbib(
     bib_text: str, keys: Sequence[str], workdir: Path, *, texmfvar: Path | None = None
 ) -> CompileResult:
     """Cite `keys` from `bib_text` with natbib + plainnat; run pdflatex, bibtex, pdflatex x2."""
+    return compile_bibtex(bib_text, keys, workdir, texmfvar=texmfvar)
+
+
+def compile_bibtex(
+    bib_text: str,
+    keys: Sequence[str],
+    workdir: Path,
+    *,
+    style: str = "plainnat",
+    natbib: str | None = "",
+    fontenc: str = "T1",
+    documentclass: str = "article",
+    texmfvar: Path | None = None,
+) -> CompileResult:
+    """Cite `keys` with bibtex style `style`; run pdflatex, bibtex, pdflatex x2.
+
+    `natbib` holds natbib's options (None: no natbib, for styles that bring their own).
+    """
     require_tools("pdflatex", "bibtex", "kpsewhich")
-    packages = "\\usepackage{natbib}\n\\usepackage{url}\n"
+    packages = "\\usepackage{url}\n"
+    if natbib is not None:
+        packages = f"\\usepackage[{natbib}]{{natbib}}\n" + packages
     if has_package("hyperref"):
         packages += "\\usepackage{hyperref}\n"
-    body = _citations(keys) + "\\bibliographystyle{plainnat}\n\\bibliography{refs}\n"
-    _write_sources(workdir, bib_text, PREAMBLE + packages, body)
+    preamble = PREAMBLE.replace("article", documentclass).replace("[T1]", f"[{fontenc}]")
+    body = _citations(keys) + f"\\bibliographystyle{{{style}}}\n\\bibliography{{refs}}\n"
+    _write_sources(workdir, bib_text, preamble + packages, body)
     result = CompileResult(workdir=workdir)
     env = _environment(workdir, texmfvar)
     _run(result, ["pdflatex", *_LATEX_FLAGS, "doc.tex"], env)
@@ -94,15 +115,25 @@ def compile_natbib(
 
 
 def compile_biblatex(
-    bib_text: str, keys: Sequence[str], workdir: Path, *, texmfvar: Path | None = None
+    bib_text: str,
+    keys: Sequence[str],
+    workdir: Path,
+    *,
+    style: str | None = None,
+    fontenc: str = "T1",
+    texmfvar: Path | None = None,
 ) -> CompileResult:
     """Cite `keys` from `bib_text` with biblatex; run pdflatex, biber, pdflatex."""
     require_tools("pdflatex", "biber", "kpsewhich")
-    packages = "\\usepackage[backend=biber]{biblatex}\n\\addbibresource{refs.bib}\n"
+    options = "backend=biber" + (f",style={style}" if style else "")
+    packages = f"\\usepackage[{options}]{{biblatex}}\n\\addbibresource{{refs.bib}}\n"
+    if style == "apa":
+        packages = "\\usepackage[american]{babel}\n\\usepackage{csquotes}\n" + packages
     if has_package("hyperref"):
         packages += "\\usepackage{hyperref}\n"
+    preamble = PREAMBLE.replace("[T1]", f"[{fontenc}]")
     body = _citations(keys) + "\\printbibliography\n"
-    _write_sources(workdir, bib_text, PREAMBLE + packages, body)
+    _write_sources(workdir, bib_text, preamble + packages, body)
     result = CompileResult(workdir=workdir)
     env = _environment(workdir, texmfvar)
     _run(result, ["pdflatex", *_LATEX_FLAGS, "doc.tex"], env)

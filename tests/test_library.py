@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -130,7 +131,15 @@ def test_resolve_listing_for_offline_identifier(tmp_path: Path) -> None:
 
 
 def test_paper_from_listing_is_unresolved_and_dates_identifiers() -> None:
-    assert paper_from_listing(Listing(title="T", abstract="A")) == paper("T", abstract="A")
+    today = datetime.date(2026, 3, 1)
+    assert paper_from_listing(Listing(title="T", abstract="A"), today=today) == paper(
+        "T", abstract="A", year=2026
+    )
+    # "Apr 28" on a page read on 1 March 2026 is the last Apr 28: 2025.
+    dated = paper_from_listing(Listing(title="T", date=(None, 4, 28)), today=today)
+    assert (dated.year, dated.month) == (2025, 4)
+    dated = paper_from_listing(Listing(title="T", date=(2019, 12, 2)), today=today)
+    assert (dated.year, dated.month) == (2019, 12)
     by_id = paper_from_listing(Listing(arxiv_id=ArxivId("hep-th/9901001", 2)))
     assert (by_id.title, by_id.year, by_id.month) == ("arXiv:hep-th/9901001v2", 1999, 1)
     assert not by_id.resolved

@@ -18,6 +18,7 @@ from readlist.listing import (
     STDIN_SOURCE,
     decode_input,
     dedupe,
+    parse_date_line,
     parse_source,
     parse_text,
     read_source,
@@ -750,3 +751,19 @@ def test_dedupe_keeps_lookalikes_and_unmatchable_pairs_apart() -> None:
 def test_dedupe_accepts_any_iterable() -> None:
     listings = (Listing(title=f"Paper {n % 3}") for n in range(9))
     assert [x.title for x in dedupe(listings)] == ["Paper 0", "Paper 1", "Paper 2"]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("Apr 28", (None, 4, 28)),
+        ("Sept 3rd, 2024", (2024, 9, 3)),
+        ("2025-04-28", (2025, 4, 28)),
+        ("Apr 40", None),
+        ("InternVL3", None),
+    ],
+)
+def test_date_lines_date_the_listings_below(line: str, expected: object) -> None:
+    assert parse_date_line(line) == expected
+    listings = parse_text(f"{line}\n\nA Title Here\n\nAn abstract that says things.\n", "x")
+    assert listings[0].date == expected
