@@ -15,9 +15,10 @@ from typing import NamedTuple
 from readlist.latex import bibtex_escape, brace_depth_ok, escape_name, protect_title
 from readlist.models import Paper
 
-__all__ = ["STYLES", "Field", "entry_fields", "format_authors", "format_entry"]
+__all__ = ["PREPRINT_FORMS", "STYLES", "Field", "entry_fields", "format_authors", "format_entry"]
 
 STYLES = ("bibtex", "biblatex")
+PREPRINT_FORMS = ("eprint", "journal")
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 # Keys readlist writes; narrower than what BibTeX allows, and safe for biber and \cite.
@@ -45,6 +46,7 @@ def format_entry(
     abstract: bool = True,
     extra_fields: Sequence[tuple[str, str]] = (),
     eol: str = "\n",
+    preprint_form: str = "eprint",
 ) -> str:
     """Return one complete BibTeX entry for `paper`, lines joined by `eol`, no final newline.
 
@@ -56,6 +58,10 @@ def format_entry(
         extra_fields: ``(name, value)`` pairs appended last; values must already be safe
             BibTeX text (e.g. from `readlist.latex.bibtex_escape`).
         eol: Line separator, so entries match the file they are appended to.
+        preprint_form: For style ``"bibtex"``: ``"eprint"`` (arXiv's ``@misc`` export) or
+            ``"journal"`` (Google Scholar's ``@article`` with ``journal = {arXiv preprint
+            arXiv:ID}``, which plain, unsrt, alpha, abbrv and apalike print; the eprint fields
+            stay for styles that link them).
 
     Raises:
         ValueError: On an unknown style, a key BibTeX or biber would reject, or an extra field
@@ -63,8 +69,17 @@ def format_entry(
     """
     if not _KEY.fullmatch(key):
         raise ValueError(f"invalid citation key: {key!r}")
-    entry_type = "misc" if style == "bibtex" else "online"
-    fields = entry_fields(paper, style=style, abstract=abstract, extra_fields=extra_fields)
+    fields = entry_fields(
+        paper,
+        style=style,
+        abstract=abstract,
+        extra_fields=extra_fields,
+        preprint_form=preprint_form,
+    )
+    if style == "biblatex":
+        entry_type = "online"
+    else:
+        entry_type = "article" if any(f.name == "journal" for f in fields) else "misc"
     lines = [f"@{entry_type}{{{key},"]
     for field in fields:
         value = field.value if field.bare else f"{{{field.value}}}"
@@ -79,10 +94,15 @@ def entry_fields(
     style: str = "bibtex",
     abstract: bool = True,
     extra_fields: Sequence[tuple[str, str]] = (),
+    preprint_form: str = "eprint",
 ) -> list[Field]:
     """Return the fields `format_entry` writes for `paper`, in order, values as written."""
     if style not in STYLES:
         raise ValueError(f"unknown BibTeX style {style!r}; expected one of {', '.join(STYLES)}")
+    if preprint_form not in PREPRINT_FORMS:
+        raise ValueError(
+            f"unknown preprint form {preprint_form!r}; expected one of {', '.join(PREPRINT_FORMS)}"
+        )
     ascii_only = style == "bibtex"
     fields: list[Field] = []
 
@@ -92,6 +112,10 @@ def entry_fields(
 
     add("title", protect_title(paper.title, ascii_only=ascii_only))
     add("author", format_authors(paper.authors, ascii_only=ascii_only))
+    arxiv_id = paper.arxiv_id if paper.arxiv_id and _ARXIV_ID.fullmatch(paper.arxiv_id.id) else None
+    if style == "bibtex" and preprint_form == "journal" and arxiv_id is not None:
+        # Google Scholar's form: the one locator every classic .bst prints.
+        add("journal", f"arXiv preprint arXiv:{arxiv_id.id}")
 
     year, month = paper.year, paper.month
     if year is None and paper.arxiv_id is not None and paper.arxiv_id.year_month:
@@ -105,7 +129,6 @@ def entry_fields(
     elif year is not None:
         add("date", f"{year:04d}-{month:02d}" if month else f"{year:04d}")
 
-    arxiv_id = paper.arxiv_id if paper.arxiv_id and _ARXIV_ID.fullmatch(paper.arxiv_id.id) else None
     category = bibtex_escape(paper.primary_category or "", ascii_only=True)
     if arxiv_id is not None:
         add("eprint", arxiv_id.id)
@@ -125,7 +148,8 @@ def entry_fields(
     if not paper.authors:
         # What natbib's author-year styles and biblatex sort and label by in place of an author
         # (without it, "Bibliography not compatible with author-year citations").
-        add("key", protect_title(_short_title(paper.title), ascii_only=ascii_only))
+        # Not brace-protected: alpha takes its label's first letters from it.
+        add("key", bibtex_escape(_short_title(paper.title), ascii_only=ascii_only))
     if abstract:
         add("abstract", bibtex_escape(paper.abstract or "", ascii_only=ascii_only))
     tags = (bibtex_escape(tag, ascii_only=ascii_only) for tag in paper.tags)

@@ -103,6 +103,14 @@ bib_option = click.option(
     help="The .bib file (default: $READLIST_BIB or [library] bib in the config).",
 )
 
+preprint_form_option = click.option(
+    "--preprint-form",
+    type=click.Choice(["eprint", "journal"]),
+    help="How arXiv preprints are written: eprint (arXiv's @misc) or journal (Google "
+    "Scholar's @article, printed by plain/unsrt/alpha/abbrv/apalike); default from "
+    "[bibtex] preprint_form.",
+)
+
 
 def _bib_path(config: Config, *, required: bool = True) -> Path | None:
     path = config.library.bib
@@ -429,6 +437,7 @@ def _resolver(
     type=click.Choice(["bibtex", "biblatex"]),
     help="Entry style (default from [bibtex] style).",
 )
+@preprint_form_option
 @click.option("--merge-tags", is_flag=True, help="Merge new tags into entries already present.")
 @click.option(
     "--to",
@@ -454,6 +463,7 @@ def add(
     offline: bool,
     refresh: bool,
     style: str | None,
+    preprint_form: str | None,
     merge_tags: bool,
     to: str | None,
     collection: str | None,
@@ -476,6 +486,7 @@ def add(
         **{
             "library.bib": bib,
             "bibtex.style": style,
+            "bibtex.preprint_form": preprint_form,
             "library.to": to,
             "zotero.collection": collection,
         }
@@ -773,13 +784,26 @@ def sync(
 @cli.command()
 @click.argument("collection", required=False)
 @bib_option
+@preprint_form_option
 @click.option("-n", "--dry-run", is_flag=True, help="Print the entries instead of writing.")
 @click.pass_obj
-def pull(state: AppState, collection: str | None, bib: Path | None, dry_run: bool) -> None:
+def pull(
+    state: AppState,
+    collection: str | None,
+    bib: Path | None,
+    preprint_form: str | None,
+    dry_run: bool,
+) -> None:
     """Write a Zotero collection into the .bib (appended; nothing else changes)."""
     from readlist.library import add_papers
 
-    config = state.config(**{"library.bib": bib, "zotero.collection": collection})
+    config = state.config(
+        **{
+            "library.bib": bib,
+            "zotero.collection": collection,
+            "bibtex.preprint_form": preprint_form,
+        }
+    )
     path = _bib_path(config)
     assert path is not None
     target = _collection(config)

@@ -309,7 +309,13 @@ def escape_name(name: str, *, ascii_only: bool) -> str:
     becomes a space (``&`` becomes ``and``); a Greek or CJK name stays UTF-8.
     """
     text = plain_text(name).replace("&", " and ").translate(_NAME_LOOKALIKES)
-    return " ".join(_encode_text(text, ascii_only=ascii_only, name=True).split())
+    encoded = " ".join(_encode_text(text, ascii_only=ascii_only, name=True).split())
+    if ascii_only:
+        # bibtex counts bytes: abbreviating Ħal or محمد, or taking alpha's three-letter label
+        # from 李飞飞, cuts a UTF-8 character in half. A brace group that starts with a macro
+        # is one "special character" to bibtex: {\relax Ħ}.
+        encoded = _RAW_LETTER.sub(lambda m: "{\\relax " + m.group() + "}", encoded)
+    return encoded
 
 
 def decode(text: str) -> list[tuple[bool, str]]:
@@ -459,6 +465,8 @@ class _Decoder:
             buf.append(_LETTERS[word])
             if text.startswith("{}", end):
                 return end + 2
+            return end + 1 if text.startswith(" ", end) else end
+        if word == "relax":
             return end + 1 if text.startswith(" ", end) else end
         if word in _SYMBOLS:
             buf.append(_SYMBOLS[word])
@@ -795,6 +803,8 @@ def _encode_text(text: str, *, ascii_only: bool, name: bool = False) -> str:
 
 
 _NAME_PUNCTUATION = frozenset(" .,'-")
+# A UTF-8 character in a name, with the combining marks that follow it.
+_RAW_LETTER = re.compile(r"[^\x00-\x7f][\u0300-\u036f\u1ab0-\u1aff\u20d0-\u20ff]*")
 # Apostrophes and dashes in names, as the ASCII that every tool reads the same way.
 _NAME_LOOKALIKES = str.maketrans(dict.fromkeys("’ʼ‘`´", "'") | dict.fromkeys("‐‑‒–—―", "-"))
 _LETTER_MACRO = re.compile(r"\{\\(?:[A-Za-z]+|.)")

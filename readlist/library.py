@@ -67,7 +67,13 @@ def _format(paper: Paper, key: str, options: BibOptions, eol: str) -> str:
 
     extra = () if paper.resolved else ((STATUS_FIELD, UNRESOLVED),)
     return format_entry(
-        paper, key, style=options.style, abstract=options.abstract, extra_fields=extra, eol=eol
+        paper,
+        key,
+        style=options.style,
+        abstract=options.abstract,
+        extra_fields=extra,
+        eol=eol,
+        preprint_form=options.preprint_form,
     )
 
 

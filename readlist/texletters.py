@@ -218,7 +218,13 @@ def preamble_entry(texts: Iterable[str], *, already: Iterable[str] = ()) -> str 
     """
     chars: set[str] = set()
     for text in texts:
-        chars.update(char for char in text if not char.isascii() and needs_declaration(char))
+        for char in set(text):
+            if char.isascii():
+                continue
+            # Styles change case (\MakeUppercase, sentence case): declare both cases.
+            for variant in (char, char.lower(), char.upper()):
+                if len(variant) == 1 and needs_declaration(variant):
+                    chars.add(variant)
     if any(
         "\u0323" in (decomposed := unicodedata.normalize("NFD", char)) and len(decomposed) > 2
         for char in chars

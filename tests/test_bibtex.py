@@ -92,7 +92,7 @@ def test_unresolved_paper_writes_only_what_the_listing_knows() -> None:
     assert text == (
         "@misc{cosmo,\n"
         "  title = {{COSMO}: {COntrastive} Streamlined {MultimOdal} Model},\n"
-        "  key = {{COSMO}},\n"  # what author-year styles cite it by
+        "  key = {COSMO},\n"  # what author-year styles cite it by
         "  abstract = {Short.},\n"
         "  readlist-status = {unresolved},\n"
         "}"
@@ -433,8 +433,9 @@ def test_authors_are_joined_with_and() -> None:
         ("Gerard 't Hooft", "Gerard 't Hooft"),
         ("Jean–Pierre", "Jean-Pierre"),
         ("{Braced} \\Macro_Name 100%", "Braced Macro Name 100"),
-        ("张伟", "张伟"),
-        ("α-Team", "α-Team"),  # biber cannot take an initial from \ensuremath: UTF-8
+        # UTF-8, the first letter braced so that bibtex abbreviates it whole (not a byte).
+        ("张伟", "{\\relax 张}{\\relax 伟}"),
+        ("α-Team", "{\\relax α}-Team"),  # biber cannot take an initial from \ensuremath
         ("   ", None),
     ],
 )
@@ -478,6 +479,7 @@ _SAFE_MACROS = (
     | set(latex._MATH_TWO_ARGS.values())
     | set(latex._MATH_TEXT.values())
     | {"textbackslash", "textbraceleft", "textbraceright", "textasciicircum", "textasciitilde"}
+    | {"relax"}
     | set(",;:! %#&|_$")
 )
 

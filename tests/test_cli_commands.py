@@ -234,3 +234,32 @@ def test_retag_adds_matching_tags_in_place(bib: Path, isolated_env: Path) -> Non
     assert "keywords = {to-read, pending}" in text
     assert text.replace(", mllm}", "}").replace(", pending}", "}") == BIB
     assert "0 of 2 entries gained tags" in run("retag", "--bib", str(bib)).stderr
+
+
+def test_add_preprint_form_journal_writes_google_scholars_form(tmp_path: Path) -> None:
+    target = tmp_path / "refs.bib"
+    result = CliRunner().invoke(
+        cli,
+        ["add", "2406.12345", "--offline", "--preprint-form", "journal", "--bib", str(target)],
+    )
+    assert result.exit_code == 0, result.output
+    text = target.read_text(encoding="utf-8")
+    assert text.startswith("@article{")
+    assert "journal = {arXiv preprint arXiv:2406.12345}" in text
+    assert "eprint = {2406.12345}" in text  # still linked by natbib and biblatex styles
+
+
+def test_preprint_form_from_config_and_bad_values(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[bibtex]\npreprint_form = "journal"\n', encoding="utf-8")
+    target = tmp_path / "refs.bib"
+    result = run("--config", str(config), "add", "2406.12345", "--offline", "--bib", str(target))
+    assert result.exit_code == 0, result.output
+    assert "journal = {arXiv preprint arXiv:2406.12345}" in target.read_text(encoding="utf-8")
+    config.write_text('[bibtex]\npreprint_form = "scholar"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(config), "list", "--bib", str(target)])
+    assert result.exit_code != 0
+    assert result.stderr == (
+        f"Error: {config}: bibtex.preprint_form: expected one of 'eprint', 'journal', "
+        "got 'scholar'\n"
+    )

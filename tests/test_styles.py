@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import datetime
 import re
-import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from latex_tools import CompileResult, compile_biblatex, compile_bibtex
+from latex_tools import CompileResult, compile_biblatex, compile_bibtex, require_tools
 
 from readlist.library import BibOptions, add_papers
 from readlist.models import ArxivId, Listing, Paper
@@ -89,8 +88,7 @@ def write_bib(tmp_path: Path, papers: Sequence[Paper], options: BibOptions) -> l
 
 def pdf_text(result: CompileResult) -> str:
     """The PDF's text with all whitespace removed (URLs and IDs may break across lines)."""
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext not installed")
+    require_tools("pdftotext")
     done = subprocess.run(
         ["pdftotext", "-enc", "UTF-8", str(result.workdir / "doc.pdf"), "-"],
         capture_output=True,
@@ -135,3 +133,94 @@ def test_unresolved_entries_are_citable_in_author_year_styles(
     assert result.ok, result.summary()
     text = pdf_text(result)
     assert "InternVL3" in text and "2025" in text  # the listing's "Apr 28", read in 2026
+
+
+# (style, natbib options or None, documentclass)
+BIBTEX_STYLES = [
+    ("plain", None, "article"),
+    ("unsrt", None, "article"),
+    ("alpha", None, "article"),
+    ("abbrv", None, "article"),
+    ("apalike", "", "article"),  # natbib author-year
+    ("IEEEtran", None, "article"),
+    ("ACM-Reference-Format", "", "article"),
+    ("splncs04", None, "article"),
+    ("elsarticle-num", "numbers", "article"),
+    ("plainnat", "", "article"),
+    ("unsrtnat", "numbers", "article"),
+]
+CLASSIC = {"plain", "unsrt", "alpha", "abbrv", "apalike"}
+BIBLATEX_STYLES = ["ieee", "apa", "numeric", "authoryear", "nature"]
+
+
+def _compile_style(
+    tmp_path: Path, texmfvar: Path, style: str, options: BibOptions, fontenc: str = "T1"
+) -> tuple[CompileResult, list[Paper]]:
+    resolved = resolved_papers()
+    keys = write_bib(tmp_path, [*resolved, *unresolved_papers()], options)
+    if options.style == "biblatex":
+        result = compile_biblatex(
+            bib_text(tmp_path),
+            keys,
+            tmp_path / "tex",
+            style=style,
+            fontenc=fontenc,
+            texmfvar=texmfvar,
+        )
+    else:
+        natbib, documentclass = next((n, d) for s, n, d in BIBTEX_STYLES if s == style)
+        result = compile_bibtex(
+            bib_text(tmp_path),
+            keys,
+            tmp_path / "tex",
+            style=style,
+            natbib=natbib,
+            fontenc=fontenc,
+            documentclass=documentclass,
+            texmfvar=texmfvar,
+        )
+    return result, resolved
+
+
+def missing_ids(result: CompileResult, papers: Sequence[Paper]) -> list[str]:
+    text = pdf_text(result)
+    return [p.arxiv_id.id for p in papers if p.arxiv_id and p.arxiv_id.id not in text]
+
+
+@pytest.mark.parametrize("style", [s for s, _, _ in BIBTEX_STYLES])
+@pytest.mark.parametrize("form", ["eprint", "journal"])
+def test_bibtex_styles_compile_and_show_arxiv_ids(
+    tmp_path: Path, texmfvar: Path, style: str, form: str
+) -> None:
+    result, resolved = _compile_style(
+        tmp_path, texmfvar, style, BibOptions(style="bibtex", preprint_form=form)
+    )
+    assert result.ok, result.summary()
+    missing = missing_ids(result, resolved)
+    if form == "journal":
+        assert missing == [], f"{style} hides {missing}"
+    elif style in CLASSIC:
+        # Why preprint_form exists: arXiv's @misc export shows no locator in these.
+        assert len(missing) == len(resolved), style
+
+
+@pytest.mark.parametrize("style", BIBLATEX_STYLES)
+def test_biblatex_styles_compile_and_show_arxiv_ids(
+    tmp_path: Path, texmfvar: Path, style: str
+) -> None:
+    result, resolved = _compile_style(tmp_path, texmfvar, style, BibOptions(style="biblatex"))
+    assert result.ok, result.summary()
+    assert missing_ids(result, resolved) == []
+
+
+_OT1_ONLY = re.compile(r"\\(?:DH|dh|DJ|dj|TH|th|NG|ng) unavailable in encoding OT1|Fatal error")
+
+
+@pytest.mark.parametrize(("backend", "style"), [("bibtex", "plainnat"), ("biblatex", "numeric")])
+def test_under_ot1_only_letters_ot1_lacks_fail(
+    tmp_path: Path, texmfvar: Path, backend: str, style: str
+) -> None:
+    result, _ = _compile_style(tmp_path, texmfvar, style, BibOptions(style=backend), "OT1")
+    latex_errors = [e for e in result.errors if e.startswith("LaTeX: ! ")]
+    assert latex_errors, "the names include Đ, Ð and Þ, which OT1 cannot print"
+    assert all(_OT1_ONLY.search(error) for error in latex_errors), result.summary()
