@@ -679,26 +679,48 @@ def retag(state: AppState, bib: Path | None, dry_run: bool) -> None:
 @bib_option
 @click.pass_obj
 def check(state: AppState, tex: Path, bib: Path | None) -> None:
-    """Report \\cite keys of a .tex file that the .bib lacks (exit 1 if any)."""
-    from readlist.library import load_entries
-    from readlist.texcheck import cite_keys_in_tex, missing_keys
+    """Report \\cite keys of a .tex file that the .bib lacks (exit 1 if any).
 
-    config = state.config(**{"library.bib": bib})
-    path = _existing_bib(config)
-    keys = {e.key for e in load_entries(path).entries}
-    uses = cite_keys_in_tex(tex)
+    Without --bib, the .bib files are the document's own (\\bibliography{a,b},
+    \\addbibresource{...}), else the configured one. Warns when the document's
+    \\bibliographystyle would hide the arXiv ID of cited entries.
+    """
+    from readlist.library import load_entries
+    from readlist.texcheck import cites_all, missing_keys, scan_tex
+
+    document = scan_tex(tex)
+    if bib is None and document.setup.bib_files:
+        paths = list(document.setup.bib_files)
+        for path in paths:
+            if not path.exists():
+                raise InputError(str(path), f"no such .bib file (named by {tex})")
+    else:
+        paths = [_existing_bib(state.config(**{"library.bib": bib}))]
+    entries = [entry for path in paths for entry in load_entries(path).entries]
+    keys = {e.key for e in entries}
+    uses = document.uses
+    cited = {u.key for u in uses if not u.is_all}
+    style = document.setup.bibtex_style
+    if style and document.setup.biblatex_style is None:
+        from readlist.bibstyles import StyleWarning, find_bst, hidden_ids, style_prints_eprints
+
+        if style_prints_eprints(style, lambda name: find_bst(name, tex.parent)) is False:
+            shown = entries if cites_all(uses) else [e for e in entries if e.key in cited]
+            hidden = hidden_ids(shown)
+            if hidden:
+                _err("Warning: " + StyleWarning(style, tuple(hidden)).message())
     missing = missing_keys(uses, keys)
     for item in missing:
         hint = f" (the .bib has '{item.hint}')" if item.hint else ""
         click.echo(f"{item.path}:{item.line}: {item.key}{hint}")
-    cited = {u.key for u in uses if not u.is_all}
+    where = ", ".join(str(path) for path in paths)
     if missing:
         distinct = len({m.key for m in missing})
         raise click.ClickException(
             f"{distinct} of {len(cited)} cited key{'s' if len(cited) != 1 else ''} "
-            f"missing from {path}"
+            f"missing from {where}"
         )
-    _err(f"all {len(cited)} cited keys are in {path}")
+    _err(f"all {len(cited)} cited keys are in {where}")
 
 
 @cli.group()
