@@ -805,8 +805,8 @@ def _encode_text(text: str, *, ascii_only: bool, name: bool = False) -> str:
 _NAME_PUNCTUATION = frozenset(" .,'-")
 # A UTF-8 character in a name, with the combining marks that follow it.
 _RAW_LETTER = re.compile(r"[^\x00-\x7f][\u0300-\u036f\u1ab0-\u1aff\u20d0-\u20ff]*")
-# Apostrophes and dashes in names, as the ASCII that every tool reads the same way.
-_NAME_LOOKALIKES = str.maketrans(dict.fromkeys("’ʼ‘`´", "'") | dict.fromkeys("‐‑‒–—―", "-"))
+# A TeX-style backquote is an apostrophe; ’, ʼ and – are kept as their owner wrote them.
+_NAME_LOOKALIKES = str.maketrans({"`": "'"})
 _LETTER_MACRO = re.compile(r"\{\\(?:[A-Za-z]+|.)")
 
 

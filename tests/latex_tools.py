@@ -21,6 +21,8 @@ TIMEOUT_SECONDS = 180
 
 PREAMBLE = "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n"
 _LATEX_FLAGS = ("-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape")
+# Without -halt-on-error: to count every error of a document that is expected to have some.
+_LATEX_FLAGS_ALL_ERRORS = ("-interaction=nonstopmode", "-no-shell-escape")
 
 
 @dataclass
@@ -87,6 +89,7 @@ def compile_bibtex(
     fontenc: str = "T1",
     documentclass: str = "article",
     texmfvar: Path | None = None,
+    halt_on_error: bool = True,
 ) -> CompileResult:
     """Cite `keys` with bibtex style `style`; run pdflatex, bibtex, pdflatex x2.
 
@@ -103,13 +106,14 @@ def compile_bibtex(
     _write_sources(workdir, bib_text, preamble + packages, body)
     result = CompileResult(workdir=workdir)
     env = _environment(workdir, texmfvar)
-    _run(result, ["pdflatex", *_LATEX_FLAGS, "doc.tex"], env)
+    flags = _LATEX_FLAGS if halt_on_error else _LATEX_FLAGS_ALL_ERRORS
+    _run(result, ["pdflatex", *flags, "doc.tex"], env)
     if result.steps[-1][1] == 0:
         _run(result, ["bibtex", "doc"], env)
         for _ in range(2):
-            if result.steps[-1][1] not in (0, 1):  # bibtex exits 1 on warnings only
+            if result.steps[-1][1] not in (0, 1) and halt_on_error:  # bibtex: 1 = warnings
                 break
-            _run(result, ["pdflatex", *_LATEX_FLAGS, "doc.tex"], env)
+            _run(result, ["pdflatex", *flags, "doc.tex"], env)
     _collect(result, "bibtex")
     return result
 
@@ -122,6 +126,7 @@ def compile_biblatex(
     style: str | None = None,
     fontenc: str = "T1",
     texmfvar: Path | None = None,
+    halt_on_error: bool = True,
 ) -> CompileResult:
     """Cite `keys` from `bib_text` with biblatex; run pdflatex, biber, pdflatex."""
     require_tools("pdflatex", "biber", "kpsewhich")
@@ -136,13 +141,14 @@ def compile_biblatex(
     _write_sources(workdir, bib_text, preamble + packages, body)
     result = CompileResult(workdir=workdir)
     env = _environment(workdir, texmfvar)
-    _run(result, ["pdflatex", *_LATEX_FLAGS, "doc.tex"], env)
+    flags = _LATEX_FLAGS if halt_on_error else _LATEX_FLAGS_ALL_ERRORS
+    _run(result, ["pdflatex", *flags, "doc.tex"], env)
     if result.steps[-1][1] == 0:
         _run(result, ["biber", "doc"], env)
         if result.steps[-1][1] == 0:
-            _run(result, ["pdflatex", *_LATEX_FLAGS, "doc.tex"], env)
+            _run(result, ["pdflatex", *flags, "doc.tex"], env)
             if "Please rerun LaTeX" in _read(workdir / "doc.log"):
-                _run(result, ["pdflatex", *_LATEX_FLAGS, "doc.tex"], env)
+                _run(result, ["pdflatex", *flags, "doc.tex"], env)
     _collect(result, "biber")
     return result
 

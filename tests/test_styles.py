@@ -154,7 +154,12 @@ BIBLATEX_STYLES = ["ieee", "apa", "numeric", "authoryear", "nature"]
 
 
 def _compile_style(
-    tmp_path: Path, texmfvar: Path, style: str, options: BibOptions, fontenc: str = "T1"
+    tmp_path: Path,
+    texmfvar: Path,
+    style: str,
+    options: BibOptions,
+    fontenc: str = "T1",
+    halt_on_error: bool = True,
 ) -> tuple[CompileResult, list[Paper]]:
     resolved = resolved_papers()
     keys = write_bib(tmp_path, [*resolved, *unresolved_papers()], options)
@@ -166,6 +171,7 @@ def _compile_style(
             style=style,
             fontenc=fontenc,
             texmfvar=texmfvar,
+            halt_on_error=halt_on_error,
         )
     else:
         natbib, documentclass = next((n, d) for s, n, d in BIBTEX_STYLES if s == style)
@@ -178,6 +184,7 @@ def _compile_style(
             fontenc=fontenc,
             documentclass=documentclass,
             texmfvar=texmfvar,
+            halt_on_error=halt_on_error,
         )
     return result, resolved
 
@@ -213,14 +220,19 @@ def test_biblatex_styles_compile_and_show_arxiv_ids(
     assert missing_ids(result, resolved) == []
 
 
-_OT1_ONLY = re.compile(r"\\(?:DH|dh|DJ|dj|TH|th|NG|ng) unavailable in encoding OT1|Fatal error")
+# OT1 has no Đ đ Ð ð Þ þ Ŋ ŋ and no ogonek (ą ę ų): nothing can print them under OT1.
+_OT1_ONLY = re.compile(r"\\(?:DH|dh|DJ|dj|TH|th|NG|ng|k) unavailable in encoding OT1")
 
 
 @pytest.mark.parametrize(("backend", "style"), [("bibtex", "plainnat"), ("biblatex", "numeric")])
 def test_under_ot1_only_letters_ot1_lacks_fail(
     tmp_path: Path, texmfvar: Path, backend: str, style: str
 ) -> None:
-    result, _ = _compile_style(tmp_path, texmfvar, style, BibOptions(style=backend), "OT1")
+    result, _ = _compile_style(
+        tmp_path, texmfvar, style, BibOptions(style=backend), "OT1", halt_on_error=False
+    )
     latex_errors = [e for e in result.errors if e.startswith("LaTeX: ! ")]
     assert latex_errors, "the names include Đ, Ð and Þ, which OT1 cannot print"
+    # Every error is one of those letters; nothing else breaks, and the document is made.
     assert all(_OT1_ONLY.search(error) for error in latex_errors), result.summary()
+    assert (result.workdir / "doc.pdf").is_file()
