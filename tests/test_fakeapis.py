@@ -484,7 +484,9 @@ def test_a_polite_client_never_trips_the_rule(client: httpx.Client) -> None:
 
 @pytest.fixture
 def kazakh(data: Path) -> list[dict[str, object]]:
-    return json.loads((data / "fixtures" / "hf" / "papers_search_q_kazakh.json").read_text("utf-8"))
+    return json.loads(
+        (data / "fixtures" / "hf" / "papers_search_q_kazakh.json").read_text("utf-8")
+    )
 
 
 def test_hf_search_has_the_recorded_shape(

@@ -25,9 +25,7 @@ from readlist.resolve.hf import (
     retry_after,
 )
 
-FIXTURE = (
-    Path(__file__).resolve().parent / "data" / "fixtures" / "hf" / "papers_search_q_kazakh.json"
-)
+FIXTURE = Path(__file__).resolve().parent / "data" / "fixtures" / "hf" / "papers_search_q_kazakh.json"
 API = "https://huggingface.co/api"
 
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -33,6 +33,7 @@ LISTINGS = DATA / "listings"
 HF_SEARCH = DATA / "fixtures" / "hf" / "papers_search_q_kazakh.json"
 
 
+
 @functools.cache
 def sample_listings() -> dict[str, Listing]:
     """Every distinct sample listing, keyed by normalized title."""
