@@ -313,8 +313,9 @@ def escape_name(name: str, *, ascii_only: bool) -> str:
     if ascii_only:
         # bibtex counts bytes: abbreviating Ħal or محمد, or taking alpha's three-letter label
         # from 李飞飞, cuts a UTF-8 character in half. A brace group that starts with a macro
-        # is one "special character" to bibtex: {\relax Ħ}.
-        encoded = _RAW_LETTER.sub(lambda m: "{\\relax " + m.group() + "}", encoded)
+        # is one "special character" to bibtex: {\relax{}Ħ} (the {} ends the macro name for
+        # pylatexenc; biber reads no name delimiter in it, as it would in a space).
+        encoded = _RAW_LETTER.sub(lambda m: "{\\relax{}" + m.group() + "}", encoded)
     return encoded
 
 
@@ -467,6 +468,8 @@ class _Decoder:
                 return end + 2
             return end + 1 if text.startswith(" ", end) else end
         if word == "relax":
+            if text.startswith("{}", end):
+                return end + 2
             return end + 1 if text.startswith(" ", end) else end
         if word in _SYMBOLS:
             buf.append(_SYMBOLS[word])
@@ -871,7 +874,17 @@ def _convert_char(char: str) -> str | None:
         ok = names <= _TEXT_MACROS_OK
     if not ok or not brace_depth_ok(latex):
         return None
+    if _decode_latex(latex) != char:
+        return None  # a look-alike (Greek ό as \'o, ŉ as 'n): UTF-8 is exact
     return latex if latex.startswith("{") else "{" + latex + "}"
+
+
+def _decode_latex(latex: str) -> str:
+    """Decode `latex` with pylatexenc, the independent reader our spellings are checked by."""
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    decoded: str = LatexNodes2Text(math_mode="text").latex_to_text(latex)
+    return unicodedata.normalize("NFC", decoded.strip())
 
 
 def _encode_char(char: str, ascii_only: bool) -> str | None:

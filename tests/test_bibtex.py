@@ -429,13 +429,13 @@ def test_authors_are_joined_with_and() -> None:
         ("Johnson & Johnson", "{Johnson and Johnson}"),
         ("Andrea Anderson", "Andrea Anderson"),
         ("Laurens van der Maaten", "Laurens van der Maaten"),
-        ("Zoë O’Brien", 'Zo{\\"e} O{\\relax ’}Brien'),  # exact, never a look-alike
+        ("Zoë O’Brien", 'Zo{\\"e} O{\\relax{}’}Brien'),  # exact, never a look-alike
         ("Gerard 't Hooft", "Gerard 't Hooft"),
-        ("Jean–Pierre", "Jean{\\relax –}Pierre"),
+        ("Jean–Pierre", "Jean{\\relax{}–}Pierre"),
         ("{Braced} \\Macro_Name 100%", "Braced Macro Name 100"),
         # UTF-8, the first letter braced so that bibtex abbreviates it whole (not a byte).
-        ("张伟", "{\\relax 张}{\\relax 伟}"),
-        ("α-Team", "{\\relax α}-Team"),  # biber cannot take an initial from \ensuremath
+        ("张伟", "{\\relax{}张}{\\relax{}伟}"),
+        ("α-Team", "{\\relax{}α}-Team"),  # biber cannot take an initial from \ensuremath
         ("   ", None),
     ],
 )
