@@ -131,7 +131,8 @@ def _accent(macro: str, inner: str) -> str:
     """Return accent `macro` over `inner`; a nested accent gets extra braces for biber."""
     if len(inner) == 1 and not macro.isalpha():
         return f"\\{macro}{inner}"
-    if inner.startswith("\\") and not inner.startswith(("\\i", "\\j")):
+    if inner.startswith("\\") and inner[1:].rstrip("{}").lstrip("\\") not in _LETTERS.values():
+        # An accent on an accent: biber decodes the inner one only inside its own braces.
         return f"\\{macro}{{{{{inner}}}}}"
     return f"\\{macro}{{{inner}}}"
 

@@ -349,6 +349,7 @@ SCENARIOS = {
     "adversarial-bibtex-style-biber": (adversarial_papers, "bibtex", compile_biblatex, False),
     "characters-natbib": (character_coverage_papers, "bibtex", compile_natbib, False),
     "characters-biblatex": (character_coverage_papers, "biblatex", compile_biblatex, False),
+    "characters-bibtex-style-biber": (character_coverage_papers, "bibtex", compile_biblatex, False),
     "math-natbib": (lambda: [math_coverage_paper()], "bibtex", compile_natbib, False),
     "math-biblatex": (lambda: [math_coverage_paper()], "biblatex", compile_biblatex, False),
 }
