@@ -139,7 +139,19 @@ def _accent(macro: str, inner: str) -> str:
 
 @lru_cache(maxsize=4096)
 def spell_letter(char: str) -> str | None:
-    """Return the braced ASCII LaTeX that prints exactly `char` under T1, or None."""
+    """Return the braced ASCII LaTeX that prints exactly `char` under T1, or None.
+
+    Only a spelling that pylatexenc reads back as `char` is used in a .bib field; TeX
+    itself prints more (`_spell_for_tex`), which the ``@preamble`` declarations use.
+    """
+    spelled = _spell_for_tex(char)
+    if spelled is None or not _decodes_to(spelled, unicodedata.normalize("NFC", char)):
+        return None
+    return spelled
+
+
+def _spell_for_tex(char: str) -> str | None:
+    """Return ASCII LaTeX that prints `char` under T1 from its letter and accents, or None."""
     if char in _LETTERS:
         return "{\\" + _LETTERS[char] + "}"
     decomposed = unicodedata.normalize("NFD", char)
@@ -158,9 +170,17 @@ def spell_letter(char: str) -> str | None:
     return "{" + inner + "}"
 
 
+def _decodes_to(latex: str, char: str) -> bool:
+    """Tell whether pylatexenc, an independent reader, reads `latex` as exactly `char`."""
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    decoded = LatexNodes2Text(math_mode="text").latex_to_text(latex)
+    return unicodedata.normalize("NFC", decoded) == char
+
+
 def _construct(char: str) -> str | None:
     """Return LaTeX drawing Latin letter `char` with T1 glyphs (approximate where T1 lacks it)."""
-    spelled = spell_letter(char)
+    spelled = _spell_for_tex(char)
     if spelled is not None:
         return spelled
     if char in _STROKE:
@@ -179,7 +199,7 @@ def _construct(char: str) -> str | None:
     if any(mark not in _ABOVE and mark not in _BELOW for mark in known):
         return None
     core = unicodedata.normalize("NFC", base + known)
-    inner = (spell_letter(core) or core) if known else base
+    inner = (_spell_for_tex(core) or base) if known else base
     if "\u031b" in marks:
         inner = f"{inner}\\kern-.12em\\raise.55ex\\hbox{{\\tiny\\textquoteright}}"
     if "\u0309" in marks:

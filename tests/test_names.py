@@ -6,6 +6,7 @@ source text, and readlist's own duplicate check recognizes every title it wrote.
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,17 @@ from latex_tools import compile_biblatex, compile_natbib
 from pylatexenc.latex2text import LatexNodes2Text
 
 from readlist.bibtex import format_authors, format_entry
-from readlist.latex import escape_name, protect_title
+from readlist.latex import brace_depth_ok, escape_name, protect_title
 from readlist.library import BibOptions, _preamble_for, add_papers
 from readlist.models import ArxivId, Paper
 from readlist.normalize import normalize_title
-from readlist.texletters import declared_in, preamble_entry, spell_letter
+from readlist.texletters import (
+    declaration,
+    declared_in,
+    needs_declaration,
+    preamble_entry,
+    spell_letter,
+)
 
 LISTINGS = Path(__file__).resolve().parent / "data" / "listings"
 NAMES = (
@@ -210,3 +217,35 @@ def test_names_compile_under_t1_with_biber(tmp_path: Path, texmfvar: Path) -> No
     result = compile_biblatex(bib, keys, tmp_path, texmfvar=texmfvar)
     assert result.ok, result.summary()
     assert "Nguyễn" in result.bbl and "Đorđe" in result.bbl and "Ðorđe" in result.bbl
+
+
+def test_every_latin_greek_and_cyrillic_letter_decodes_to_itself() -> None:
+    blocks = [(0x00C0, 0x0250), (0x0370, 0x0530), (0x1E00, 0x1F00)]
+    letters = [
+        chr(code)
+        for start, end in blocks
+        for code in range(start, end)
+        if unicodedata.category(chr(code)).startswith("L")
+    ]
+    assert len(letters) > 1000
+    wrong = []
+    for letter in letters:
+        text = unicodedata.normalize("NFC", f"A{letter}b {letter}x")
+        for ascii_only in (True, False):
+            for written in (
+                escape_name(text, ascii_only=ascii_only),
+                protect_title(text, ascii_only=ascii_only),
+            ):
+                if DECODE(written) != text or "[U+" in written:
+                    wrong.append((letter, written))
+    assert wrong == []
+
+
+def test_no_declaration_uses_the_character_it_declares() -> None:
+    # \readlistchar{Ḹ}{...Ḹ...} would make TeX expand Ḹ forever.
+    for code in [*range(0x00A0, 0x0530), *range(0x1E00, 0x2000), 0x5F20, 0x1F600]:
+        char = chr(code)
+        if needs_declaration(char):
+            body = declaration(char)
+            assert body.isascii(), (char, body)
+            assert brace_depth_ok(body), (char, body)
