@@ -12,8 +12,9 @@ It is read in two steps:
 2. *Encode* that text for the chosen style: ASCII specials become ``\\%``, ``\\&``, ``\\#``,
    ``\\_``, ``\\$``, ``{\\textbackslash}``, ``{\\textbraceleft}``, ``{\\textbraceright}``,
    ``{\\textasciicircum}``, ``{\\textasciitilde}`` (never ``\\{``: BibTeX counts it as a
-   brace). Non-ASCII becomes LaTeX (pylatexenc, braced like ``{\\"u}``) or, in biblatex style,
-   stays UTF-8 where pdfLaTeX can typeset it (see `_encode_cluster`).
+   brace). Non-ASCII becomes LaTeX that reads back as the same character (letters from
+   `readlist.texletters`, symbols from pylatexenc, braced like ``{\\"u}``) or UTF-8 (see
+   `_encode_cluster`).
 
 Decisions worth knowing:
 
@@ -29,7 +30,8 @@ Decisions worth knowing:
   `readlist.texletters.preamble_entry` writes. The biblatex style keeps Latin letters UTF-8.
 - Invisible characters (controls, bidi marks, zero-width joiners) are removed; all whitespace
   becomes single spaces, so a field is always one line.
-- Names (`escape_name`) are stricter still: biber takes initials from them.
+- Names (`escape_name`) are stricter still: biber takes initials from them, and bibtex
+  counts bytes, so in the BibTeX output each UTF-8 letter of a name is ``{\\relax{}Ħ}``.
 
 Every replacement used here was checked by compiling it with pdfLaTeX
 (``\\usepackage[T1]{fontenc}``, ``\\usepackage[utf8]{inputenc}``) through both bibtex and
