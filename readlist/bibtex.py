@@ -16,6 +16,7 @@ from readlist.latex import bibtex_escape, brace_depth_ok, escape_name, protect_t
 from readlist.models import Paper
 
 __all__ = [
+    "PREPRINT_FORMS",
     "STYLES",
     "Field",
     "entry_fields",
@@ -25,6 +26,7 @@ __all__ = [
 ]
 
 STYLES = ("bibtex", "biblatex")
+PREPRINT_FORMS = ("eprint", "journal")
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 # Keys readlist writes; narrower than what BibTeX allows, and safe for biber and \cite.
@@ -52,6 +54,7 @@ def format_entry(
     abstract: bool = True,
     extra_fields: Sequence[tuple[str, str]] = (),
     eol: str = "\n",
+    preprint_form: str = "eprint",
 ) -> str:
     """Return one complete BibTeX entry for `paper`, lines joined by `eol`, no final newline.
 
@@ -63,6 +66,10 @@ def format_entry(
         extra_fields: ``(name, value)`` pairs appended last; values must already be safe
             BibTeX text (e.g. from `readlist.latex.bibtex_escape`).
         eol: Line separator, so entries match the file they are appended to.
+        preprint_form: For style ``"bibtex"``: ``"eprint"`` (arXiv's ``@misc`` export) or
+            ``"journal"`` (Google Scholar's ``@article`` with ``journal = {arXiv preprint
+            arXiv:ID}``, which plain, unsrt, alpha, abbrv and apalike print; the eprint fields
+            stay for styles that link them).
 
     Raises:
         ValueError: On an unknown style, a key BibTeX or biber would reject, or an extra field
@@ -70,8 +77,14 @@ def format_entry(
     """
     if not _KEY.fullmatch(key):
         raise ValueError(f"invalid citation key: {key!r}")
-    entry_type = entry_type_for(paper, style)
-    fields = entry_fields(paper, style=style, abstract=abstract, extra_fields=extra_fields)
+    entry_type = entry_type_for(paper, style, preprint_form)
+    fields = entry_fields(
+        paper,
+        style=style,
+        abstract=abstract,
+        extra_fields=extra_fields,
+        preprint_form=preprint_form,
+    )
     lines = [f"@{entry_type}{{{key},"]
     for field in fields:
         value = field.value if field.bare else f"{{{field.value}}}"
@@ -80,12 +93,16 @@ def format_entry(
     return eol.join(lines)
 
 
-def entry_type_for(paper: Paper, style: str = "bibtex") -> str:
+def entry_type_for(paper: Paper, style: str = "bibtex", preprint_form: str = "eprint") -> str:
     """The entry type: the published version's (`article`, `inproceedings`) when its venue is
-    known field by field, else arXiv's `misc` (BibTeX) or `online` (biblatex)."""
+    known field by field, else arXiv's `misc` (BibTeX; `article` in Google Scholar's
+    `preprint_form = "journal"`) or `online` (biblatex)."""
     if paper.venue is not None and paper.venue.name.strip():
         return "inproceedings" if paper.venue.kind == "conference" else "article"
-    return "misc" if style == "bibtex" else "online"
+    if style != "bibtex":
+        return "online"
+    has_id = paper.arxiv_id is not None and _ARXIV_ID.fullmatch(paper.arxiv_id.id)
+    return "article" if preprint_form == "journal" and has_id else "misc"
 
 
 def entry_fields(
@@ -94,10 +111,15 @@ def entry_fields(
     style: str = "bibtex",
     abstract: bool = True,
     extra_fields: Sequence[tuple[str, str]] = (),
+    preprint_form: str = "eprint",
 ) -> list[Field]:
     """Return the fields `format_entry` writes for `paper`, in order, values as written."""
     if style not in STYLES:
         raise ValueError(f"unknown BibTeX style {style!r}; expected one of {', '.join(STYLES)}")
+    if preprint_form not in PREPRINT_FORMS:
+        raise ValueError(
+            f"unknown preprint form {preprint_form!r}; expected one of {', '.join(PREPRINT_FORMS)}"
+        )
     ascii_only = style == "bibtex"
     fields: list[Field] = []
 
@@ -108,6 +130,7 @@ def entry_fields(
     add("title", protect_title(paper.title, ascii_only=ascii_only))
     add("author", format_authors(paper.authors, ascii_only=ascii_only))
     venue = paper.venue if paper.venue is not None and paper.venue.name.strip() else None
+    arxiv_id = paper.arxiv_id if paper.arxiv_id and _ARXIV_ID.fullmatch(paper.arxiv_id.id) else None
     if venue is not None:
         # The published version: its venue, then the eprint fields it keeps.
         if venue.kind == "conference":
@@ -119,6 +142,9 @@ def entry_fields(
         add("number", bibtex_escape(venue.issue or "", ascii_only=ascii_only))
         pages = re.sub(r"\s*(?:-+|–|—)\s*", "--", venue.pages or "")
         add("pages", bibtex_escape(pages, ascii_only=ascii_only))
+    elif style == "bibtex" and preprint_form == "journal" and arxiv_id is not None:
+        # Google Scholar's form: the one locator every classic .bst prints.
+        add("journal", f"arXiv preprint arXiv:{arxiv_id.id}")
 
     year, month = paper.year, paper.month
     if year is None and paper.arxiv_id is not None and paper.arxiv_id.year_month:
@@ -132,7 +158,6 @@ def entry_fields(
     elif year is not None:
         add("date", f"{year:04d}-{month:02d}" if month else f"{year:04d}")
 
-    arxiv_id = paper.arxiv_id if paper.arxiv_id and _ARXIV_ID.fullmatch(paper.arxiv_id.id) else None
     category = bibtex_escape(paper.primary_category or "", ascii_only=True)
     if arxiv_id is not None:
         add("eprint", arxiv_id.id)
@@ -150,6 +175,11 @@ def entry_fields(
     add("url", arxiv_id.abs_url if arxiv_id is not None else None)
     if venue is None:
         add("note", bibtex_escape(paper.journal_ref or "", ascii_only=ascii_only))
+    if not paper.authors:
+        # What natbib's author-year styles and biblatex sort and label by in place of an author
+        # (without it, "Bibliography not compatible with author-year citations").
+        # Not brace-protected: alpha takes its label's first letters from it.
+        add("key", bibtex_escape(_short_title(paper.title), ascii_only=ascii_only))
     if abstract:
         add("abstract", bibtex_escape(paper.abstract or "", ascii_only=ascii_only))
     tags = (bibtex_escape(tag, ascii_only=ascii_only) for tag in paper.tags)
@@ -181,3 +211,12 @@ def format_authors(authors: Sequence[str], *, ascii_only: bool) -> str:
             name = f"{{{name}}}"
         names.append(name)
     return " and ".join(names)
+
+
+def _short_title(title: str) -> str:
+    """Return what a citation shows for a paper without authors: the title's head."""
+    head = title.split(":", 1)[0].strip()
+    words = head.split()
+    if len(words) > 4:
+        head = " ".join(words[:4]) + "..."
+    return head or title

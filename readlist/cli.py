@@ -279,6 +279,14 @@ bib_option = click.option(
     help="The .bib file (default: $READLIST_BIB or [library] bib in the config).",
 )
 
+preprint_form_option = click.option(
+    "--preprint-form",
+    type=click.Choice(["eprint", "journal"]),
+    help="How arXiv preprints are written: eprint (arXiv's @misc) or journal (Google "
+    "Scholar's @article, printed by plain/unsrt/alpha/abbrv/apalike); default from "
+    "[bibtex] preprint_form.",
+)
+
 
 def _bib_path(config: Config, *, required: bool = True) -> Path | None:
     path = config.library.bib
@@ -821,6 +829,7 @@ def _resolver(
     type=click.Choice(["bibtex", "biblatex"]),
     help="Entry style (default from [bibtex] style).",
 )
+@preprint_form_option
 @click.option("--merge-tags", is_flag=True, help="Merge new tags into entries already present.")
 @click.option(
     "--to",
@@ -853,6 +862,7 @@ def add(
     offline: bool,
     refresh: bool,
     style: str | None,
+    preprint_form: str | None,
     merge_tags: bool,
     to: str | None,
     collection: str | None,
@@ -879,6 +889,7 @@ def add(
         **{
             "library.bib": bib,
             "bibtex.style": style,
+            "bibtex.preprint_form": preprint_form,
             "library.to": to,
             "zotero.collection": collection,
         }
@@ -1324,29 +1335,51 @@ def retag(state: AppState, bib: Path | None, dry_run: bool) -> None:
 @bib_option
 @click.pass_obj
 def check(state: AppState, tex: Path, bib: Path | None) -> None:
-    """Report \\cite keys of a .tex file that the .bib lacks (exit 1 if any)."""
-    from readlist.library import load_entries
-    from readlist.texcheck import cite_keys_in_tex, missing_keys
+    """Report \\cite keys of a .tex file that the .bib lacks (exit 1 if any).
 
-    config = state.config(**{"library.bib": bib})
-    path = _existing_bib(config)
-    keys = {e.key for e in load_entries(path).entries}
-    uses = cite_keys_in_tex(tex)
+    Without --bib, the .bib files are the document's own (\\bibliography{a,b},
+    \\addbibresource{...}), else the configured one. Warns when the document's
+    \\bibliographystyle would hide the arXiv ID of cited entries.
+    """
+    from readlist.library import load_entries
+    from readlist.texcheck import cites_all, missing_keys, scan_tex
+
+    document = scan_tex(tex)
+    if bib is None and document.setup.bib_files:
+        paths = list(document.setup.bib_files)
+        for path in paths:
+            if not path.exists():
+                raise InputError(str(path), f"no such .bib file (named by {tex})")
+    else:
+        paths = [_existing_bib(state.config(**{"library.bib": bib}))]
+    entries = [entry for path in paths for entry in load_entries(path).entries]
+    keys = {e.key for e in entries}
+    uses = document.uses
+    cited = {u.key for u in uses if not u.is_all}
+    style = document.setup.bibtex_style
+    if style and document.setup.biblatex_style is None:
+        from readlist.bibstyles import StyleWarning, find_bst, hidden_ids, style_prints_eprints
+
+        if style_prints_eprints(style, lambda name: find_bst(name, tex.parent)) is False:
+            shown = entries if cites_all(uses) else [e for e in entries if e.key in cited]
+            hidden = hidden_ids(shown)
+            if hidden:
+                _err("Warning: " + StyleWarning(style, tuple(hidden)).message())
     missing = missing_keys(uses, keys)
     for item in missing:
         hint = f" (the .bib has '{item.hint}')" if item.hint else ""
         click.echo(f"{item.path}:{item.line}: {item.key}{hint}")
-    cited = {u.key for u in uses if not u.is_all}
+    where = ", ".join(str(path) for path in paths)
     if missing:
         distinct = len({m.key for m in missing})
         raise click.ClickException(
             f"{distinct} of {len(cited)} cited key{'s' if len(cited) != 1 else ''} "
-            f"missing from {path}"
+            f"missing from {where}"
         )
     _err(
-        f"all {plural(len(cited), 'cited key')} are in {path}"
+        f"all {plural(len(cited), 'cited key')} are in {where}"
         if len(cited) != 1
-        else f"the cited key is in {path}"
+        else f"the cited key is in {where}"
     )
 
 
@@ -1441,13 +1474,26 @@ def sync(
 @cli.command()
 @click.argument("collection", required=False)
 @bib_option
+@preprint_form_option
 @click.option("-n", "--dry-run", is_flag=True, help="Print the entries instead of writing.")
 @click.pass_obj
-def pull(state: AppState, collection: str | None, bib: Path | None, dry_run: bool) -> None:
+def pull(
+    state: AppState,
+    collection: str | None,
+    bib: Path | None,
+    preprint_form: str | None,
+    dry_run: bool,
+) -> None:
     """Write a Zotero collection into the .bib (appended; nothing else changes)."""
     from readlist.library import add_papers
 
-    config = state.config(**{"library.bib": bib, "zotero.collection": collection})
+    config = state.config(
+        **{
+            "library.bib": bib,
+            "zotero.collection": collection,
+            "bibtex.preprint_form": preprint_form,
+        }
+    )
     path = _bib_path(config)
     assert path is not None
     target = _collection(config)

@@ -40,6 +40,7 @@ COMMAND_LINE = "command line"
 
 Destination = Literal["bib", "zotero", "both"]
 BibStyle = Literal["bibtex", "biblatex"]
+PreprintForm = Literal["eprint", "journal"]
 LibraryType = Literal["user", "group"]
 DateChoice = Literal["first", "latest"]
 
@@ -60,6 +61,9 @@ class BibtexConfig:
     citekey: str = "{auth}{year}{shorttitle}"
     lowercase_keys: bool = True
     abstract: bool = True
+    # "eprint": arXiv's export (@misc + eprint). "journal": Google Scholar's form (@article,
+    # journal = {arXiv preprint arXiv:ID}), which every classic .bst prints.
+    preprint_form: PreprintForm = "eprint"
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,7 @@ _SCHEMA: dict[str, dict[str, _Option]] = {
         "citekey": _Option("citekey"),
         "lowercase_keys": _Option("bool"),
         "abstract": _Option("bool"),
+        "preprint_form": _Option("choice", ("eprint", "journal")),
     },
     "tagging": {
         "fields": _Option("list", TAGGING_FIELDS),
@@ -508,6 +513,7 @@ def _build(
         citekey=get("bibtex.citekey", BibtexConfig.citekey),
         lowercase_keys=get("bibtex.lowercase_keys", True),
         abstract=get("bibtex.abstract", True),
+        preprint_form=get("bibtex.preprint_form", "eprint"),
     )
     tagging = TaggingConfig(
         rules=rules,

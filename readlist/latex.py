@@ -12,8 +12,9 @@ It is read in two steps:
 2. *Encode* that text for the chosen style: ASCII specials become ``\\%``, ``\\&``, ``\\#``,
    ``\\_``, ``\\$``, ``{\\textbackslash}``, ``{\\textbraceleft}``, ``{\\textbraceright}``,
    ``{\\textasciicircum}``, ``{\\textasciitilde}`` (never ``\\{``: BibTeX counts it as a
-   brace). Non-ASCII becomes LaTeX (pylatexenc, braced like ``{\\"u}``) or, in biblatex style,
-   stays UTF-8 where pdfLaTeX can typeset it (see `_encode_cluster`).
+   brace). Non-ASCII becomes LaTeX that reads back as the same character (letters from
+   `readlist.texletters`, symbols from pylatexenc, braced like ``{\\"u}``) or UTF-8 (see
+   `_encode_cluster`).
 
 Decisions worth knowing:
 
@@ -23,13 +24,14 @@ Decisions worth knowing:
   ``\\text`` ``\\textrm`` so no package is needed. Anything else is printed as text.
 - A ``~`` between letters (``e.g.~the``) is a TeX tie and stays ``~``; elsewhere, and in URLs,
   it is a tilde.
-- Characters pdfLaTeX cannot typeset without extra packages (CJK, emoji, Arabic, Hebrew...)
-  are written ``[U+5F20]`` in both styles: visible and recoverable instead of dropped, and
-  pdfLaTeX + biber would reject them as UTF-8 just as bibtex would. Accents with no spelling
-  both bibtex and biber accept are dropped from their letter (``ễ`` -> ``ê``).
+- Letters are written exactly, never as a look-alike: LaTeX accents and letters where T1
+  can build them (``{\\DJ}``, ``{\\~{{\\^e}}}``), UTF-8 otherwise (``ư``, ``Ħ``, CJK, Cyrillic,
+  emoji). UTF-8 that pdfLaTeX's T1 tables lack is declared by the ``@preamble`` that
+  `readlist.texletters.preamble_entry` writes. The biblatex style keeps Latin letters UTF-8.
 - Invisible characters (controls, bidi marks, zero-width joiners) are removed; all whitespace
   becomes single spaces, so a field is always one line.
-- Names (`escape_name`) are stricter still: biber takes initials from them.
+- Names (`escape_name`) are stricter still: biber takes initials from them, and bibtex
+  counts bytes, so in the BibTeX output each UTF-8 letter of a name is ``{\\relax{}Ħ}``.
 
 Every replacement used here was checked by compiling it with pdfLaTeX
 (``\\usepackage[T1]{fontenc}``, ``\\usepackage[utf8]{inputenc}``) through both bibtex and
@@ -43,10 +45,12 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
+from readlist.texletters import spell_letter
+
 __all__ = [
-    "FALLBACK_FORMAT",
     "bibtex_escape",
     "brace_depth_ok",
+    "decode",
     "escape_name",
     "plain_text",
     "protect_title",
@@ -57,10 +61,6 @@ def _names(text: str) -> frozenset[str]:
     """Return the whitespace-separated names in `text`."""
     return frozenset(text.split())
 
-
-# How a character with no pdfLaTeX-safe spelling is written (CJK, emoji, Arabic...): visible,
-# ASCII, reversible by hand, and brace-protected so BibTeX's case changes leave it alone.
-FALLBACK_FORMAT = "[U+{:04X}]"
 
 # One piece of decoded input: (is_math, text). Math pieces hold validated TeX math source.
 _Piece = tuple[bool, str]
@@ -95,6 +95,7 @@ _ACCENTS = {
     "r": "\u030a",
     "d": "\u0323",
     "b": "\u0331",
+    "textcommabelow": "\u0326",
 }
 
 _LETTER_ACCENTS = frozenset(name for name in _ACCENTS if name.isalpha())
@@ -120,6 +121,8 @@ _LETTERS = {
     "TH": "Þ",
     "ng": "ŋ",
     "NG": "Ŋ",
+    "dj": "đ",
+    "DJ": "Đ",
 }
 
 _SYMBOLS = {
@@ -305,10 +308,26 @@ def escape_name(name: str, *, ascii_only: bool) -> str:
     biber derives initials from the first character of each part and writes broken TeX when
     that is a macro it cannot decode (``\\%``, ``{\\textbraceleft}``, ``{\\ensuremath...}``).
     So a name keeps letters, digits and ``. , ' -`` (accents as LaTeX or UTF-8); other ASCII
-    becomes a space (``&`` becomes ``and``); other characters become `FALLBACK_FORMAT`.
+    becomes a space (``&`` becomes ``and``); a Greek or CJK name stays UTF-8.
     """
     text = plain_text(name).replace("&", " and ").translate(_NAME_LOOKALIKES)
-    return " ".join(_encode_text(text, ascii_only=ascii_only, name=True).split())
+    encoded = " ".join(_encode_text(text, ascii_only=ascii_only, name=True).split())
+    if ascii_only:
+        # bibtex counts bytes: abbreviating Ħal or محمد, or taking alpha's three-letter label
+        # from 李飞飞, cuts a UTF-8 character in half. A brace group that starts with a macro
+        # is one "special character" to bibtex: {\relax{}Ħ} (the {} ends the macro name for
+        # pylatexenc; biber reads no name delimiter in it, as it would in a space).
+        encoded = _RAW_LETTER.sub(lambda m: "{\\relax{}" + m.group() + "}", encoded)
+    return encoded
+
+
+def decode(text: str) -> list[tuple[bool, str]]:
+    """Return `text` as (is_math, content) pieces: TeX text decoded, valid math kept as source.
+
+    The one TeX decoder: the duplicate check (`readlist.normalize.normalize_title`), citation
+    keys and `plain_text` all read TeX through it, so what readlist writes reads back the same.
+    """
+    return _parse(_clean(text))
 
 
 def plain_text(text: str) -> str:
@@ -450,6 +469,10 @@ class _Decoder:
             if text.startswith("{}", end):
                 return end + 2
             return end + 1 if text.startswith(" ", end) else end
+        if word == "relax":
+            if text.startswith("{}", end):
+                return end + 2
+            return end + 1 if text.startswith(" ", end) else end
         if word in _SYMBOLS:
             buf.append(_SYMBOLS[word])
             return end + 2 if text.startswith("{}", end) else end
@@ -461,6 +484,11 @@ class _Decoder:
             if word in _WRAPPERS:
                 self.nested(first[0])
                 return first[1]
+            if word == "ensuremath":
+                math = _check_math(first[0])
+                if math is not None:
+                    self.math(math)
+                    return first[1]
             second = _read_group(text, first[1]) if text.startswith("{", first[1]) else None
             if word == "href" and second is not None:
                 url = _unescape_url(first[0])
@@ -468,10 +496,24 @@ class _Decoder:
                 if plain_text(second[0]).strip() != url:
                     buf.append(f" ({url})")
                 return second[1]
+        if word in _TEXT_MACROS_OK:
+            symbol = _decode_symbol(word)
+            if symbol:
+                buf.append(symbol)
+                return end + 2 if text.startswith("{}", end) else end
         # A macro we do not know (``\\ModelName``): keep it visibly, as text, without the
         # ``{}`` that only ends its name in TeX source.
         buf.append("\\" + word)
         return end + 2 if text.startswith("{}", end) else end
+
+
+@lru_cache(maxsize=512)
+def _decode_symbol(word: str) -> str:
+    """Return the character text-symbol macro ``\\word`` prints (one the encoder may write)."""
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    decoded: str = LatexNodes2Text().latex_to_text(f"\\{word}{{}}")
+    return decoded if len(decoded) == 1 and not decoded.isascii() else ""
 
 
 def _read_accent(text: str, i: int, accent: str) -> tuple[str, int] | None:
@@ -491,6 +533,12 @@ def _read_accent(text: str, i: int, accent: str) -> tuple[str, int] | None:
             base = inner[1]
         elif len(inner) == 1 and inner.isalpha():
             base = inner
+        elif "\\" in inner:
+            # A nested accent (``\\~{{\\^e}}``, ``\\d{\\^o}``): decode it, then add this one.
+            decoded = plain_text(inner).replace("{", "").replace("}", "")
+            if not decoded[:1].isalpha() or len(list(_clusters(decoded))) != 1:
+                return None
+            base = decoded
         else:
             return None
         j = end
@@ -733,41 +781,37 @@ def _clusters(text: str) -> Iterator[str]:
 
 
 def _encode_text(text: str, *, ascii_only: bool, name: bool = False) -> str:
-    """Encode plain text: ASCII specials escaped, non-ASCII made pdfLaTeX-safe."""
+    """Encode plain text: ASCII specials escaped, non-ASCII exact (LaTeX or UTF-8)."""
     out: list[str] = []
-    fallback_run: list[str] = []
-
-    def flush_fallback() -> None:
-        if fallback_run:
-            out.append("{" + "".join(fallback_run) + "}")
-            fallback_run.clear()
-
     clusters = list(_clusters(text))
     for index, cluster in enumerate(clusters):
+        if (
+            name
+            and cluster[0].isascii()
+            and not (cluster[0].isalnum() or cluster[0] in _NAME_PUNCTUATION)
+        ):
+            out.append(" ")
+            continue
         if cluster.isascii() and len(cluster) == 1:
-            flush_fallback()
-            if name and not (cluster.isalnum() or cluster in _NAME_PUNCTUATION):
-                out.append(" ")
-            elif cluster == "~" and _is_tie(clusters, index):
+            if cluster == "~" and _is_tie(clusters, index):
                 out.append("~")
             else:
                 out.append(_ASCII_ESCAPES.get(cluster, cluster))
             continue
         encoded = _encode_cluster(cluster, ascii_only)
-        if name and not _starts_with_letter(encoded):
-            encoded = _fallback(cluster)
-        if encoded.startswith("["):
-            fallback_run.append(encoded)
-        else:
-            flush_fallback()
-            out.append(encoded)
-    flush_fallback()
+        if name and encoded and not cluster[0].isascii() and not _starts_with_letter(encoded):
+            # biber takes initials from the first character: a name keeps letters (a Greek or
+            # CJK name stays UTF-8 rather than becoming {\ensuremath...}).
+            encoded = unicodedata.normalize("NFC", cluster)
+        out.append(encoded)
     return "".join(out)
 
 
 _NAME_PUNCTUATION = frozenset(" .,'-")
-# Apostrophes and dashes in names, as the ASCII that every tool reads the same way.
-_NAME_LOOKALIKES = str.maketrans(dict.fromkeys("’ʼ‘`´", "'") | dict.fromkeys("‐‑‒–—―", "-"))
+# A UTF-8 character in a name, with the combining marks that follow it.
+_RAW_LETTER = re.compile(r"[^\x00-\x7f][\u0300-\u036f\u1ab0-\u1aff\u20d0-\u20ff]*")
+# A TeX-style backquote is an apostrophe; ’, ʼ and – are kept as their owner wrote them.
+_NAME_LOOKALIKES = str.maketrans({"`": "'"})
 _LETTER_MACRO = re.compile(r"\{\\(?:[A-Za-z]+|.)")
 
 
@@ -777,7 +821,7 @@ def _starts_with_letter(encoded: str) -> bool:
         match = _LETTER_MACRO.match(encoded)
         macro = match.group()[2:] if match else ""
         return macro in _ACCENTS or macro in _LETTERS
-    return encoded[:1].isalnum() or encoded.startswith("[")
+    return encoded[:1].isalnum()
 
 
 def _is_tie(clusters: list[str], index: int) -> bool:
@@ -801,6 +845,11 @@ def _is_raw_ok(char: str) -> bool:
     if char in _RAW_PUNCTUATION:
         return True
     return "\u00a1" <= char <= "\u017f" and char not in _RAW_EXCLUDED
+
+
+def latex_for_char(char: str) -> str | None:
+    """Return the LaTeX readlist writes for symbol `char` in ASCII output, or None."""
+    return _convert_char(char)
 
 
 @lru_cache(maxsize=4096)
@@ -827,7 +876,17 @@ def _convert_char(char: str) -> str | None:
         ok = names <= _TEXT_MACROS_OK
     if not ok or not brace_depth_ok(latex):
         return None
+    if _decode_latex(latex) != char:
+        return None  # a look-alike (Greek ό as \'o, ŉ as 'n): UTF-8 is exact
     return latex if latex.startswith("{") else "{" + latex + "}"
+
+
+def _decode_latex(latex: str) -> str:
+    """Decode `latex` with pylatexenc, the independent reader our spellings are checked by."""
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    decoded: str = LatexNodes2Text(math_mode="text").latex_to_text(latex)
+    return unicodedata.normalize("NFC", decoded.strip())
 
 
 def _encode_char(char: str, ascii_only: bool) -> str | None:
@@ -839,52 +898,44 @@ def _encode_char(char: str, ascii_only: bool) -> str | None:
     return _convert_char(char)
 
 
+def _is_latin_letter(char: str) -> bool:
+    """Tell whether `char` is a letter of the Latin script (with or without marks)."""
+    return unicodedata.category(char).startswith("L") and "LATIN" in unicodedata.name(char, "")
+
+
 @lru_cache(maxsize=4096)
 def _encode_cluster(cluster: str, ascii_only: bool) -> str:
-    """Encode a character and its combining marks, degrading gracefully when needed.
+    """Encode a character and its combining marks exactly, never as a look-alike.
 
-    1. The precomposed character, if it has a safe spelling (UTF-8 or pylatexenc LaTeX).
-    2. Otherwise the same letter with as many of its accents as can be written
-       (``ễ`` -> ``ê``, ``ạ`` -> ``a``): stacked accents and dot-below compile with bibtex but
-       biber turns them into UTF-8 that pdfLaTeX rejects.
-    3. Otherwise its compatibility decomposition (``ﬅ`` -> ``st``, full-width ``Ａ`` -> ``A``).
-    4. Otherwise `FALLBACK_FORMAT` for each code point (``[U+5F20]``), so nothing is lost.
+    1. A Latin letter: LaTeX accents and letters when T1 can build it exactly
+       (`readlist.texletters.spell_letter`; BibTeX output), otherwise UTF-8 (biblatex
+       output, and letters T1 has no glyph for: ư, ả, Ħ, Ə).
+    2. Anything else: UTF-8 where pdfLaTeX typesets it (biblatex output), else pylatexenc's
+       LaTeX when it is known to compile (``{\\ensuremath{\\gamma}}``), else UTF-8.
+
+    UTF-8 that pdfLaTeX's T1 tables lack is declared by the .bib's ``@preamble``
+    (`readlist.texletters.preamble_entry`).
     """
     composed = unicodedata.normalize("NFC", cluster)
+    if _is_latin_letter(composed[0]) or (
+        len(composed) > 1 and composed[0].isascii() and composed[0].isalpha()
+    ):
+        if ascii_only:
+            spelled = spell_letter(composed)
+            if spelled is not None:
+                return spelled
+        return composed
     if len(composed) == 1:
         encoded = _encode_char(composed, ascii_only)
         if encoded is not None:
             return encoded
-    decomposed = unicodedata.normalize("NFD", composed)
-    base, marks = decomposed[0], decomposed[1:]
-    if not unicodedata.category(base).startswith("M"):
-        # Keep each accent that still leaves a character with a spelling (greedy: linear
-        # even for "Zalgo" text with hundreds of marks on one letter).
-        letter = base
-        for mark in marks:
-            candidate = unicodedata.normalize("NFC", letter + mark)
-            if len(candidate) == 1 and _encode_char(candidate, ascii_only) is not None:
-                letter = candidate
-        encoded = _encode_char(letter, ascii_only)
-        if encoded is not None:
-            return encoded
-    compat = unicodedata.normalize("NFC", unicodedata.normalize("NFKD", composed))
-    if compat != composed and compat.strip():
-        parts = [_encode_char(char, ascii_only) for char in compat]
-        if all(part is not None for part in parts):
-            return "".join(part for part in parts if part is not None)
-    if unicodedata.category(base).startswith("M"):
+    if unicodedata.category(composed[0]).startswith("M"):
         return ""  # a combining mark with nothing to sit on
-    return _fallback(composed)
-
-
-def _fallback(text: str) -> str:
-    """Return `FALLBACK_FORMAT` for each character of `text` that is not a combining mark."""
-    return "".join(
-        FALLBACK_FORMAT.format(ord(char))
-        for char in text
-        if not unicodedata.category(char).startswith("M")
-    )
+    if len(composed) > 1:
+        # Marks on a symbol (``#́``, ``😀︎``): the symbol as usual, its marks as UTF-8.
+        first = _encode_char(composed[0], ascii_only) if composed[0].isprintable() else None
+        return (first if first is not None else composed[0]) + composed[1:]
+    return composed
 
 
 # --- titles ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from readlist.bibfile import (
     BibFile,
     BibIndex,
     append_entries,
+    appended_text,
     check_bibtex_sees,
     locked,
     read_bib,
@@ -70,7 +71,13 @@ def _format(paper: Paper, key: str, options: BibOptions, eol: str) -> str:
 
     extra = () if paper.resolved else ((STATUS_FIELD, UNRESOLVED),)
     return format_entry(
-        paper, key, style=options.style, abstract=options.abstract, extra_fields=extra, eol=eol
+        paper,
+        key,
+        style=options.style,
+        abstract=options.abstract,
+        extra_fields=extra,
+        eol=eol,
+        preprint_form=options.preprint_form,
     )
 
 
@@ -82,6 +89,19 @@ def _placeholder_entry(key: str, paper: Paper) -> BibEntry:
     if paper.doi:
         fields["doi"] = paper.doi
     return BibEntry(key=key, entry_type="misc", fields=fields, line=0, start=-1, end=-1)
+
+
+def _preamble_for(bib_text: str, entry_texts: Sequence[str]) -> str | None:
+    """Return the ``@preamble`` the new entries need under T1 that `bib_text` lacks, if any.
+
+    Both the entries as written and as biber decodes them count: biber turns ``{\\d{a}}``
+    into UTF-8 ``ạ``, which pdfLaTeX's T1 tables lack.
+    """
+    from readlist.latex import plain_text
+    from readlist.texletters import declared_in, preamble_entry
+
+    texts = [*entry_texts, *(plain_text(text) for text in entry_texts)]
+    return preamble_entry(texts, already=declared_in(bib_text))
 
 
 def add_papers(
@@ -119,10 +139,26 @@ def add_papers(
         tag_updates: dict[str, tuple[BibEntry, list[str]]] = {}
         # key -> (entry, resolved paper): unresolved entries this run can finish in place
         completions: dict[str, tuple[BibEntry, Paper]] = {}
+        # key -> position in new_texts and outcome.added, for entries this run appends
+        appended: dict[str, int] = {}
         for position, paper in enumerate(papers):
             hit = index.find(arxiv_id=paper.arxiv_id, doi=paper.doi, title=paper.title)
             if hit is not None:
                 entry, reason = hit
+                earlier = appended.get(entry.key) if entry.start < 0 else None
+                if (
+                    earlier is not None
+                    and paper.resolved
+                    and not outcome.added[earlier].paper.resolved
+                ):
+                    # The same paper twice in one run, resolved the second time: write that.
+                    first = outcome.added[earlier].paper
+                    done = replace(paper, tags=union_tags(first.tags, paper.tags))
+                    new_texts[earlier] = _format(done, entry.key, options, eol)
+                    outcome.added[earlier] = Added(entry.key, done)
+                    index.add(_placeholder_entry(entry.key, done))
+                    outcome.present.append(Present(entry.key, paper, reason, entry.line))
+                    continue
                 if (
                     paper.resolved
                     and entry.is_unresolved
@@ -152,6 +188,7 @@ def add_papers(
                 )
             taken.add(key.lower())
             index.add(_placeholder_entry(key, paper))
+            appended[key] = len(new_texts)
             new_texts.append(_format(paper, key, options, eol))
             outcome.added.append(Added(key, paper))
 
@@ -165,12 +202,19 @@ def add_papers(
             for entry, paper in completions.values()
         ]
         edits.sort(key=lambda edit: edit[0])
+        preamble = _preamble_for(bib.text, [*new_texts, *(text for _, _, text in edits)])
+        if preamble is not None:
+            new_texts.insert(0, preamble)
         outcome.text = (eol + eol).join(new_texts) + (eol if new_texts else "")
         if not new_texts and not edits:
             return outcome
         text = replace_spans(bib.text, edits) if edits else bib.text
         text, spans = append_entries(text, eol, new_texts)
-        check_bibtex_sees(bib, text, spans, [a.key for a in outcome.added], edited=bool(edits))
+        # The @preamble goes first; BibTeX must see every entry after it, each under its key.
+        entry_spans = spans[1:] if preamble is not None else spans
+        check_bibtex_sees(
+            bib, text, entry_spans, [a.key for a in outcome.added], edited=bool(edits)
+        )
         _check_encoding(bib, [*new_texts, *(replacement for _, _, replacement in edits)])
         if not dry_run:
             write_atomic(path, bib.encode(text))
@@ -262,7 +306,11 @@ def retag_in_place(
                 outcome.changed.append((entry.key, additions))
         _check_encoding(bib, [replacement for _, _, replacement in edits])
         if edits and not dry_run:
-            write_atomic(path, bib.encode(replace_spans(bib.text, edits)))
+            text = replace_spans(bib.text, edits)
+            preamble = _preamble_for(bib.text, [edit[2] for edit in edits])
+            if preamble is not None:
+                text = appended_text(text, bib.eol, [preamble])
+            write_atomic(path, bib.encode(text))
             outcome.written = True
     return outcome
 
@@ -424,7 +472,11 @@ def resolve_in_place(
             outcome.resolved.append((entry.key, paper))
         _check_encoding(bib, [replacement for _, _, replacement in edits])
         if edits and not dry_run:
-            write_atomic(path, bib.encode(replace_spans(bib.text, edits)))
+            text = replace_spans(bib.text, edits)
+            preamble = _preamble_for(bib.text, [edit[2] for edit in edits])
+            if preamble is not None:
+                text = appended_text(text, bib.eol, [preamble])
+            write_atomic(path, bib.encode(text))
             outcome.written = True
     return outcome
 

@@ -372,6 +372,32 @@ class _Draft:
     title: str
     line: int
     abstract: list[str] = field(default_factory=list)
+    date: tuple[int | None, int, int] | None = None
+
+
+_MONTH_NUMBERS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+
+
+def parse_date_line(text: str) -> tuple[int | None, int, int] | None:
+    """Return (year or None, month, day) of a date line ("Apr 28", "2025-04-28"), else None."""
+    if not _DATE_RE.fullmatch(text):
+        return None
+    numbers = [int(part) for part in re.findall(r"\d+", text)]
+    year: int | None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        year, month, day = numbers
+    else:
+        month = _MONTH_NUMBERS[text[:3].lower()]
+        day = numbers[0]
+        year = numbers[1] if len(numbers) > 1 else None
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    return year, month, day
 
 
 def parse_text(text: str, source: str) -> list[Listing]:
@@ -405,6 +431,7 @@ def parse_text(text: str, source: str) -> list[Listing]:
     entries: list[Listing | _Draft] = []
     current: _Draft | None = None  # the text listing an abstract would belong to
     paragraph: list[int] = []
+    date: tuple[int | None, int, int] | None = None  # the last date line seen
 
     def flush() -> None:
         nonlocal current
@@ -414,7 +441,7 @@ def parse_text(text: str, source: str) -> list[Listing]:
         awaiting = current is not None and not current.abstract
         for item in _split_paragraph(texts, awaiting):
             if item.is_title:
-                current = _Draft(texts[item.start], paragraph[item.start] + 1)
+                current = _Draft(texts[item.start], paragraph[item.start] + 1, date=date)
                 entries.append(current)
             elif current is not None:
                 # A second prose paragraph after an abstract continues that abstract.
@@ -426,7 +453,10 @@ def parse_text(text: str, source: str) -> list[Listing]:
         if kind == "text":
             paragraph.append(number)
         elif kind == "chrome":
-            continue  # upvote counts and dates may sit anywhere; they split nothing
+            # Upvote counts and dates may sit anywhere; they split nothing. A date line dates
+            # the listings below it (their year while unresolved).
+            date = parse_date_line(lines[number]) or date
+            continue
         else:
             flush()
             if kind == "id":
@@ -444,6 +474,7 @@ def parse_text(text: str, source: str) -> list[Listing]:
             abstract=_join_wrapped(entry.abstract) or None,
             source=source,
             line=entry.line,
+            date=entry.date,
         )
         for entry in entries
     ]

@@ -59,6 +59,8 @@ class Listing:
     source: str = "<input>"  # file name, "<stdin>" or "<argument>"
     line: int = 0  # 1-based line of the title (or identifier) in `source`
     upvotes: int | None = None  # Hugging Face upvotes, for papers from a Hugging Face page
+    # The page's date line above the listing: (year or None, month, day). "Apr 28" has no year.
+    date: tuple[int | None, int, int] | None = field(default=None, compare=False)
 
     @property
     def label(self) -> str:

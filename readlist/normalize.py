@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -141,6 +142,12 @@ def _macro(match: re.Match[str]) -> str:
     return f" {name} "
 
 
+def _strip_decoded(text: str) -> str:
+    """Reduce decoded text to letters: macros the decoder kept as text become words."""
+    # A macro the decoder kept (\\ModelName) reads as the text {\\textbackslash}ModelName does.
+    return text.replace("\\", " ").replace("~", " ").translate(_TEX_GLUE)
+
+
 def _strip_tex(text: str) -> str:
     """Remove TeX markup from a title, keeping the letters it stands for."""
     if "\\" in text:
@@ -151,9 +158,43 @@ def _strip_tex(text: str) -> str:
     return text.translate(_TEX_GLUE)
 
 
+_ENSUREMATH = re.compile(r"\{\\ensuremath\{\\([A-Za-z]+)\}\}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _symbol_word(char: str) -> str:
+    """Return a math symbol as the name of its TeX macro (``∑`` reads as ``$\\sum$`` does)."""
+    from readlist.latex import latex_for_char
+
+    match = _ENSUREMATH.fullmatch(latex_for_char(char) or "")
+    return f" {match.group(1)} " if match and unicodedata.category(char)[0] == "S" else char
+
+
+def _symbols_as_words(text: str) -> str:
+    """Replace each math symbol in `text` by its TeX macro name."""
+    if text.isascii():
+        return text
+    return "".join(_symbol_word(char) if not char.isascii() else char for char in text)
+
+
 def normalize_title(title: str) -> str:
-    """Reduce a title to the key that decides whether two titles name the same paper."""
-    text = _strip_tex(title).casefold()
+    """Reduce a title to the key that decides whether two titles name the same paper.
+
+    TeX is read by `readlist.latex.decode`, the decoder readlist's writer is tested against,
+    so ``{\\ensuremath{\\gamma}}-MoD``, ``$\\gamma$-MoD`` and ``γ-MoD`` all read ``gamma mod``.
+    What it leaves (unknown macros, math source, grouping braces) is reduced to its letters.
+    """
+    if "\\" in title or "$" in title:
+        from readlist.latex import decode
+
+        title = "".join(
+            _strip_tex(content) if is_math else _strip_decoded(_symbols_as_words(content))
+            for is_math, content in decode(title)
+        )
+        text = title.casefold()
+    else:
+        text = _strip_tex(_symbols_as_words(title)).casefold()
+
     if not text.isascii():  # most titles are ASCII: skip the per-character work for them
         text = unicodedata.normalize("NFKD", text)
         text = "".join(ch for ch in text if not unicodedata.combining(ch))

@@ -59,6 +59,12 @@ _BEGIN = re.compile(r"begin\s*\{([A-Za-z]+\*?)\}")
 _SPACE = " \t\r\n\f" + _GONE
 _BARE_INPUT_NAME = re.compile(r"[^\s{}%\\]+")
 _DOCUMENT = re.compile(r"\\begin\s*\{document\}")
+_BIB_COMMANDS = frozenset(
+    {"bibliographystyle", "bibliography", "addbibresource", "addglobalbib", "usepackage",
+     "RequirePackage"}
+)  # fmt: skip
+# biblatex's `style=` (or `bibstyle=`, which decides the bibliography itself).
+_BIBLATEX_STYLE = re.compile(r"(?:^|,)\s*(?:bib)?style\s*=\s*([^,]+)")
 
 
 @dataclass(frozen=True)
@@ -98,16 +104,43 @@ class MissingKey:
         return self.use.line
 
 
+@dataclass(frozen=True)
+class BibSetup:
+    """How a document prints its bibliography, as far as its source says."""
+
+    bibtex_style: str | None = None  # \bibliographystyle{...}
+    biblatex_style: str | None = None  # \usepackage[style=...]{biblatex}; "" for the default
+    bib_files: tuple[Path, ...] = ()  # \bibliography{a,b} / \addbibresource{...}, resolved
+
+
+@dataclass(frozen=True)
+class TexDocument:
+    """What `scan_tex` found: citation uses and the bibliography setup."""
+
+    uses: list[CiteUse]
+    setup: BibSetup
+
+
 def cite_keys_in_tex(path: Path) -> list[CiteUse]:
     """Return every citation key used by `path` and the files it includes, in document order.
 
     `\\nocite{*}` comes back as a use with key ``"*"`` (`CiteUse.is_all`), not as a key.
     Included files are looked up relative to the main file's directory.
     """
+    return scan_tex(path).uses
+
+
+def scan_tex(path: Path) -> TexDocument:
+    """Return the citation uses and bibliography setup of `path` and the files it includes."""
     text = _read_tex(path)
     scanner = _Scanner(path.parent, in_preamble=_DOCUMENT.search(_strip_non_tex(text)) is not None)
     scanner.scan(path, text)
-    return scanner.uses
+    setup = BibSetup(
+        bibtex_style=scanner.bibtex_style,
+        biblatex_style=scanner.biblatex_style,
+        bib_files=tuple(dict.fromkeys(scanner.bib_files)),
+    )
+    return TexDocument(scanner.uses, setup)
 
 
 def cites_all(uses: Iterable[CiteUse]) -> bool:
@@ -134,6 +167,9 @@ class _Scanner:
         self.in_preamble = in_preamble
         self.uses: list[CiteUse] = []
         self.seen: set[Path] = set()
+        self.bibtex_style: str | None = None
+        self.biblatex_style: str | None = None
+        self.bib_files: list[Path] = []
 
     def scan(self, path: Path, text: str) -> None:
         self.seen.add(_identity(path))
@@ -164,6 +200,8 @@ class _Scanner:
                         break
             elif name in INCLUDE_COMMANDS:
                 self._include(clean, pos, name, path, line_at(match.start()))
+            elif name in _BIB_COMMANDS:
+                self._bibliography(clean, pos, name)
             elif name == "begin" and _DOCUMENT.match(clean, match.start()):
                 self.in_preamble = False
 
@@ -185,6 +223,32 @@ class _Scanner:
                 continue
             self.uses.append(CiteUse(key, path, line_at(key_offset)))
         return end
+
+    def _bibliography(self, clean: str, pos: int, name: str) -> None:
+        """Note a `\\bibliographystyle`, `\\bibliography`, `\\addbibresource` or biblatex."""
+        options = ""
+        if name in ("usepackage", "RequirePackage", "addbibresource", "addglobalbib"):
+            bracket = _group(clean, pos, "[", "]")
+            if bracket is not None:
+                options, pos = clean[bracket[0] + 1 : bracket[1] - 1], bracket[1]
+        group = _group(clean, pos, "{", "}")
+        if group is None:
+            return
+        argument = clean[group[0] + 1 : group[1] - 1].replace(_GONE, "")
+        items = [item.strip() for item in argument.split(",") if item.strip()]
+        if any("\\" in item or "#" in item for item in items):
+            return  # built by a macro
+        if name == "bibliographystyle" and items:
+            self.bibtex_style = items[0]
+        elif name == "bibliography":
+            self.bib_files += [
+                self.root / (item if item.endswith(".bib") else f"{item}.bib") for item in items
+            ]
+        elif name in ("addbibresource", "addglobalbib") and "remote" not in options:
+            self.bib_files += [self.root / item for item in items]
+        elif "biblatex" in items:
+            found = _BIBLATEX_STYLE.search(options.replace(_GONE, ""))
+            self.biblatex_style = found.group(1).strip() if found else ""
 
     def _include(self, clean: str, pos: int, name: str, path: Path, line: int) -> None:
         group = _group(clean, pos, "{", "}")

@@ -21,6 +21,8 @@ TIMEOUT_SECONDS = 180
 
 PREAMBLE = "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n"
 _LATEX_FLAGS = ("-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape")
+# Without -halt-on-error: to count every error of a document that is expected to have some.
+_LATEX_FLAGS_ALL_ERRORS = ("-interaction=nonstopmode", "-no-shell-escape")
 
 
 @dataclass
@@ -74,44 +76,79 @@ def compile_natbib(
     bib_text: str, keys: Sequence[str], workdir: Path, *, texmfvar: Path | None = None
 ) -> CompileResult:
     """Cite `keys` from `bib_text` with natbib + plainnat; run pdflatex, bibtex, pdflatex x2."""
+    return compile_bibtex(bib_text, keys, workdir, texmfvar=texmfvar)
+
+
+def compile_bibtex(
+    bib_text: str,
+    keys: Sequence[str],
+    workdir: Path,
+    *,
+    style: str = "plainnat",
+    natbib: str | None = "",
+    fontenc: str = "T1",
+    documentclass: str = "article",
+    texmfvar: Path | None = None,
+    halt_on_error: bool = True,
+) -> CompileResult:
+    """Cite `keys` with bibtex style `style`; run pdflatex, bibtex, pdflatex x2.
+
+    `natbib` holds natbib's options (None: no natbib, for styles that bring their own).
+    """
     require_tools("pdflatex", "bibtex", "kpsewhich")
-    packages = "\\usepackage{natbib}\n\\usepackage{url}\n"
+    packages = "\\usepackage{url}\n"
+    if natbib is not None:
+        packages = f"\\usepackage[{natbib}]{{natbib}}\n" + packages
     if has_package("hyperref"):
         packages += "\\usepackage{hyperref}\n"
-    body = _citations(keys) + "\\bibliographystyle{plainnat}\n\\bibliography{refs}\n"
-    _write_sources(workdir, bib_text, PREAMBLE + packages, body)
+    preamble = PREAMBLE.replace("article", documentclass).replace("[T1]", f"[{fontenc}]")
+    body = _citations(keys) + f"\\bibliographystyle{{{style}}}\n\\bibliography{{refs}}\n"
+    _write_sources(workdir, bib_text, preamble + packages, body)
     result = CompileResult(workdir=workdir)
     env = _environment(workdir, texmfvar)
-    _run(result, ["pdflatex", *_LATEX_FLAGS, "doc.tex"], env)
+    flags = _LATEX_FLAGS if halt_on_error else _LATEX_FLAGS_ALL_ERRORS
+    _run(result, ["pdflatex", *flags, "doc.tex"], env)
     if result.steps[-1][1] == 0:
         _run(result, ["bibtex", "doc"], env)
         for _ in range(2):
-            if result.steps[-1][1] not in (0, 1):  # bibtex exits 1 on warnings only
+            if result.steps[-1][1] not in (0, 1) and halt_on_error:  # bibtex: 1 = warnings
                 break
-            _run(result, ["pdflatex", *_LATEX_FLAGS, "doc.tex"], env)
+            _run(result, ["pdflatex", *flags, "doc.tex"], env)
     _collect(result, "bibtex")
     return result
 
 
 def compile_biblatex(
-    bib_text: str, keys: Sequence[str], workdir: Path, *, texmfvar: Path | None = None
+    bib_text: str,
+    keys: Sequence[str],
+    workdir: Path,
+    *,
+    style: str | None = None,
+    fontenc: str = "T1",
+    texmfvar: Path | None = None,
+    halt_on_error: bool = True,
 ) -> CompileResult:
     """Cite `keys` from `bib_text` with biblatex; run pdflatex, biber, pdflatex."""
     require_tools("pdflatex", "biber", "kpsewhich")
-    packages = "\\usepackage[backend=biber]{biblatex}\n\\addbibresource{refs.bib}\n"
+    options = "backend=biber" + (f",style={style}" if style else "")
+    packages = f"\\usepackage[{options}]{{biblatex}}\n\\addbibresource{{refs.bib}}\n"
+    if style == "apa":
+        packages = "\\usepackage[american]{babel}\n\\usepackage{csquotes}\n" + packages
     if has_package("hyperref"):
         packages += "\\usepackage{hyperref}\n"
+    preamble = PREAMBLE.replace("[T1]", f"[{fontenc}]")
     body = _citations(keys) + "\\printbibliography\n"
-    _write_sources(workdir, bib_text, PREAMBLE + packages, body)
+    _write_sources(workdir, bib_text, preamble + packages, body)
     result = CompileResult(workdir=workdir)
     env = _environment(workdir, texmfvar)
-    _run(result, ["pdflatex", *_LATEX_FLAGS, "doc.tex"], env)
+    flags = _LATEX_FLAGS if halt_on_error else _LATEX_FLAGS_ALL_ERRORS
+    _run(result, ["pdflatex", *flags, "doc.tex"], env)
     if result.steps[-1][1] == 0:
         _run(result, ["biber", "doc"], env)
         if result.steps[-1][1] == 0:
-            _run(result, ["pdflatex", *_LATEX_FLAGS, "doc.tex"], env)
+            _run(result, ["pdflatex", *flags, "doc.tex"], env)
             if "Please rerun LaTeX" in _read(workdir / "doc.log"):
-                _run(result, ["pdflatex", *_LATEX_FLAGS, "doc.tex"], env)
+                _run(result, ["pdflatex", *flags, "doc.tex"], env)
     _collect(result, "biber")
     return result
 

@@ -318,3 +318,114 @@ def test_shell_completion_of_commands_keys_and_hf_forms(
     # a broken .bib never breaks the shell
     bib.write_text("@misc{oops,\n")
     assert complete(f"readlist mark read --bib {bib} o", monkeypatch) == []
+
+
+def test_add_preprint_form_journal_writes_google_scholars_form(tmp_path: Path) -> None:
+    target = tmp_path / "refs.bib"
+    result = CliRunner().invoke(
+        cli,
+        ["add", "2406.12345", "--offline", "--preprint-form", "journal", "--bib", str(target)],
+    )
+    assert result.exit_code == 0, result.output
+    text = target.read_text(encoding="utf-8")
+    assert text.startswith("@article{")
+    assert "journal = {arXiv preprint arXiv:2406.12345}" in text
+    assert "eprint = {2406.12345}" in text  # still linked by natbib and biblatex styles
+
+
+def test_preprint_form_from_config_and_bad_values(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[bibtex]\npreprint_form = "journal"\n', encoding="utf-8")
+    target = tmp_path / "refs.bib"
+    result = run("--config", str(config), "add", "2406.12345", "--offline", "--bib", str(target))
+    assert result.exit_code == 0, result.output
+    assert "journal = {arXiv preprint arXiv:2406.12345}" in target.read_text(encoding="utf-8")
+    config.write_text('[bibtex]\npreprint_form = "scholar"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(config), "list", "--bib", str(target)])
+    assert result.exit_code != 0
+    assert result.stderr == (
+        f"Error: {config}: bibtex.preprint_form: expected one of 'eprint', 'journal', "
+        "got 'scholar'\n"
+    )
+
+
+MISC = "@misc{vaswani2017,\n  title = {Attention},\n  eprint = {1706.03762},\n}\n"
+ARTICLE = (
+    "@article{devlin2018,\n  title = {BERT},\n"
+    "  journal = {arXiv preprint arXiv:1810.04805},\n  eprint = {1810.04805},\n}\n"
+)
+
+
+def _paper(tmp_path: Path, preamble: str, back: str, cites: str = "vaswani2017,devlin2018") -> Path:
+    tex = tmp_path / "paper.tex"
+    tex.write_text(
+        f"\\documentclass{{article}}\n{preamble}\\begin{{document}}\n\\cite{{{cites}}}\n"
+        f"{back}\\end{{document}}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "refs.bib").write_text(MISC + "\n" + ARTICLE, encoding="utf-8")
+    return tex
+
+
+def test_check_warns_when_the_style_hides_arxiv_ids(tmp_path: Path) -> None:
+    tex = _paper(tmp_path, "", "\\bibliographystyle{plain}\n\\bibliography{refs}\n")
+    result = run("check", str(tex))  # no --bib: the document's \bibliography{refs}
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    warning, summary = result.stderr.splitlines()
+    assert warning.startswith("Warning: bibliography style plain prints no arXiv ID or URL")
+    assert "1 cited arXiv entry" in warning and "vaswani2017" in warning
+    assert "devlin2018" not in warning  # Google Scholar's form shows in plain
+    assert 'preprint_form = "journal"' in warning and "--preprint-form journal" in warning
+    assert summary == f"all 2 cited keys are in {tmp_path / 'refs.bib'}"
+
+
+@pytest.mark.parametrize(
+    ("preamble", "back"),
+    [
+        ("", "\\bibliographystyle{plain}\n\\bibliography{refs}\n"),
+        ("", "\\bibliographystyle{local}\n\\bibliography{refs}\n"),
+    ],
+)
+def test_check_style_warning_keeps_exit_codes(tmp_path: Path, preamble: str, back: str) -> None:
+    (tmp_path / "local.bst").write_text("ENTRY { author title year } {} {}\n% url eprint\n")
+    tex = _paper(tmp_path, preamble, back, cites="vaswani2017,missing")
+    result = run("check", str(tex))
+    assert result.exit_code == 1
+    assert result.stdout == f"{tex}:3: missing\n"
+    assert "Warning: bibliography style" in result.stderr  # comments in a .bst don't count
+    assert result.stderr.endswith(
+        f"Error: 1 of 2 cited keys missing from {tmp_path / 'refs.bib'}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("preamble", "back"),
+    [
+        ("", "\\bibliographystyle{mine}\n\\bibliography{refs}\n"),  # a .bst with url handling
+        ("\\usepackage[style=authoryear]{biblatex}\n\\addbibresource{refs.bib}\n", ""),
+        ("", "\\bibliography{refs}\n"),  # no style named
+        ("", "\\bibliographystyle{plainnat}\n\\bibliography{refs}\n"),  # read via kpsewhich
+    ],
+)
+def test_check_stays_quiet_for_styles_that_print_ids(
+    tmp_path: Path, preamble: str, back: str
+) -> None:
+    (tmp_path / "mine.bst").write_text("ENTRY { author title url year } {} {}\n")
+    tex = _paper(tmp_path, preamble, back)
+    result = run("check", str(tex))
+    assert result.exit_code == 0, result.output
+    assert "Warning" not in result.stderr
+
+
+def test_check_follows_every_bib_the_document_names(tmp_path: Path) -> None:
+    tex = _paper(tmp_path, "", "\\bibliography{refs,more}\n", cites="vaswani2017,extra")
+    result = run("check", str(tex))
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {tmp_path / 'more.bib'}: no such .bib file (named by {tex})\n"
+    (tmp_path / "more.bib").write_text("@misc{extra, title = {X}}\n", encoding="utf-8")
+    result = run("check", str(tex))
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        f"all 2 cited keys are in {tmp_path / 'refs.bib'}, {tmp_path / 'more.bib'}\n"
+    )

@@ -20,6 +20,7 @@ from latex_tools import CompileResult, compile_biblatex, compile_natbib
 from readlist import latex
 from readlist.bibtex import entry_fields, format_entry
 from readlist.citekey import make_citekey
+from readlist.library import _preamble_for
 from readlist.models import ArxivId, Paper, Venue
 
 LISTINGS = Path(__file__).resolve().parent / "data" / "listings"
@@ -148,11 +149,11 @@ ADVERSARIAL: list[tuple[str, str, str]] = [
     ("Percent at the End 100%", "ends with a percent 100%", "Percent"),
     ("Macro Parameter #1 and ##2", "#1 #2 ## \\# escaped # alone", "Parameter"),
     ("Caret Notation ^^M and ^^5c", "^^M ^^J ^^5c ^^^^0041 \\^^M ^ at end ^", "Caret"),
-    ("Emoji 😀 and ❤️ and 👨‍👩‍👧 Families", "Emoji 🤖🚀 in text 🏳️‍🌈", "[U+1F600]"),
+    ("Emoji 😀 and ❤️ and 👨‍👩‍👧 Families", "Emoji 🤖🚀 in text 🏳️‍🌈", "😀"),
     (
         "Right-to-Left \u202eevil\u202c שלום مرحبا",
         "RTL \u200f mark and עברית \u061c",
-        "[U+05E9]",
+        "ש",
     ),
     (
         "Control\u0000Chars\u0007Here\u001b[31m",
@@ -311,7 +312,8 @@ def build_bib(
         entries.append(format_entry(paper, key, style=style, extra_fields=extra))
     bib = "\n\n".join(entries) + "\n"
     check_roundtrip(bib, papers, keys, style, extra)
-    return bib, keys
+    preamble = _preamble_for("", entries)
+    return (preamble + "\n\n" if preamble else "") + bib, keys
 
 
 def check_roundtrip(
@@ -450,8 +452,9 @@ def test_sample_titles_reach_the_bibliography(
     bbl = normalized(result.bbl)
     for fragment in ("{internvl3}", "{astrom$^3$}", "{cosmo}", "{gpt-4v(ision)}", "{4m-21}"):
         assert fragment in bbl, fragment
-    # Non-ASCII names survive as LaTeX (bibtex) or UTF-8 (biber), CJK as a visible marker.
-    assert "[u+5f20][u+4f1f]" in bbl
+    # Non-ASCII names survive as LaTeX (bibtex) or UTF-8 (biber), CJK as UTF-8 (each letter
+    # braced as {\relax{}张} in the BibTeX output, so that bibtex never cuts one in half).
+    assert "张伟" in bbl or "{\\relax{}张}{\\relax{}伟}" in bbl
     assert any(name in bbl for name in ("{\\l}ukasz", "łukasz", "{ł}ukasz"))
     assert ('j{\\"u}rgen' in bbl) or ("jürgen" in bbl)
 
@@ -472,10 +475,11 @@ def test_adversarial_text_is_printed_not_executed(
     assert "\\end{document}" not in result.bbl.replace("\\end{thebibliography}", "")
 
 
-def test_every_character_gets_a_spelling_or_a_visible_marker(
+def test_every_character_is_kept_exactly(
     compiled: Callable[[str], tuple[CompileResult, list[str]]],
 ) -> None:
     result, _ = compiled("characters-natbib")
-    # CJK, emoji, private use and the last code point are not dropped silently.
-    for marker in ("[U+5F20]", "[U+1F600]", "[U+E000]", "[U+10FFFD]"):
-        assert marker in result.bbl
+    # CJK, emoji, private use and the last code point are not dropped, nor replaced.
+    for char in ("\u5f20", "\U0001f600", "\ue000", "\U0010fffd"):
+        assert char in result.bbl
+    assert "[U+" not in result.bbl

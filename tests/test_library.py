@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -119,6 +120,31 @@ def test_resolve_in_place_keeps_key_tags_and_everything_else(tmp_path: Path) -> 
     assert after.endswith(before[first.end :])
 
 
+def test_resolve_declares_new_letters_and_keeps_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    add_papers(path, [paper("Pending", tags=("to-read",))], BibOptions(preprint_form="journal"))
+    before = path.read_text(encoding="utf-8")
+    assert "@preamble" not in before and "key = {Pending}" in before
+    (entry,) = read_bib(path).entries
+    resolved = paper(
+        "Pending",
+        authors=("Trương Ngô Bảo", "Đorđe Đoković"),
+        year=2024,
+        arxiv_id=ArxivId("2405.00002"),
+        resolved=True,
+    )
+    outcome = resolve_in_place(
+        path, FakeResolver({"Pending": resolved}), BibOptions(preprint_form="journal")
+    )
+    assert [k for k, _ in outcome.resolved] == [entry.key]
+    after = path.read_text(encoding="utf-8")
+    (again,) = read_bib(path).entries
+    assert again.key == entry.key and again.entry_type == "article"
+    assert again.fields["journal"] == "arXiv preprint arXiv:2405.00002"
+    assert "key" not in again.fields  # it has authors now
+    assert after.rstrip().endswith('" }') and "\\readlistchar{ư}" in after  # declared at the end
+
+
 def test_resolve_listing_for_offline_identifier(tmp_path: Path) -> None:
     path = tmp_path / "refs.bib"
     listing = Listing(arxiv_id=ArxivId("2504.10479", 2))
@@ -130,7 +156,15 @@ def test_resolve_listing_for_offline_identifier(tmp_path: Path) -> None:
 
 
 def test_paper_from_listing_is_unresolved_and_dates_identifiers() -> None:
-    assert paper_from_listing(Listing(title="T", abstract="A")) == paper("T", abstract="A")
+    today = datetime.date(2026, 3, 1)
+    assert paper_from_listing(Listing(title="T", abstract="A"), today=today) == paper(
+        "T", abstract="A", year=2026
+    )
+    # "Apr 28" on a page read on 1 March 2026 is the last Apr 28: 2025.
+    dated = paper_from_listing(Listing(title="T", date=(None, 4, 28)), today=today)
+    assert (dated.year, dated.month) == (2025, 4)
+    dated = paper_from_listing(Listing(title="T", date=(2019, 12, 2)), today=today)
+    assert (dated.year, dated.month) == (2019, 12)
     by_id = paper_from_listing(Listing(arxiv_id=ArxivId("hep-th/9901001", 2)))
     assert (by_id.title, by_id.year, by_id.month) == ("arXiv:hep-th/9901001v2", 1999, 1)
     assert not by_id.resolved

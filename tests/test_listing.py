@@ -18,6 +18,7 @@ from readlist.listing import (
     STDIN_SOURCE,
     decode_input,
     dedupe,
+    parse_date_line,
     parse_source,
     parse_text,
     read_source,
@@ -784,3 +785,19 @@ def test_dedupe_keeps_same_titled_papers_with_different_ids() -> None:
     b = Listing(title="Scaling  laws", arxiv_id=ArxivId("2402.00002"))
     plain = Listing(title="Scaling Laws", abstract="An abstract.")
     assert dedupe([a, b, plain]) == [replace(a, abstract="An abstract."), b]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("Apr 28", (None, 4, 28)),
+        ("Sept 3rd, 2024", (2024, 9, 3)),
+        ("2025-04-28", (2025, 4, 28)),
+        ("Apr 40", None),
+        ("InternVL3", None),
+    ],
+)
+def test_date_lines_date_the_listings_below(line: str, expected: object) -> None:
+    assert parse_date_line(line) == expected
+    listings = parse_text(f"{line}\n\nA Title Here\n\nAn abstract that says things.\n", "x")
+    assert listings[0].date == expected

@@ -457,3 +457,53 @@ def test_date_setting_latest_dates_items_and_entries_by_the_latest_version(
     assert entry.get("month") == months[int(revised.updated[5:7]) - 1]
     (item,) = zotero.top_items.values()
     assert item["data"]["date"] == revised.updated[:10]
+
+
+PULLED_NAMES = (
+    "Đorđe Đoković",
+    "Ðorđe Ðukić",
+    "Nguyễn Thị Minh Khai",
+    "Trương Dương",
+    "Phạm Văn Đồng",
+    "Łukasz Ślęczka",
+    "Ştefan Țiriac",
+    "Ħal Əliyev",
+    "Zoë O’Brien",
+    "李飞飞",
+    "Γιώργος Παπαδόπουλος",
+)
+
+
+def test_pulled_names_are_exact_and_compile(world, zotero, tmp_path: Path, texmfvar: Path) -> None:  # type: ignore[no-untyped-def]
+    from latex_tools import compile_bibtex
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    reading = zotero.seed_collection("Reading")["key"]
+    target = zotero.seed_collection("Multimodal", parent=reading)["key"]
+    for index, name in enumerate(PULLED_NAMES):
+        zotero.seed_item(
+            preprint_data(
+                f"2501.{index:05d}", f"Paper {index}", authors=(name,), collections=(target,)
+            )
+        )
+    mine = tmp_path / "mine.bib"
+    result = run("pull", "Reading/Multimodal", "--bib", str(mine), "--preprint-form", "journal")
+    assert result.exit_code == 0, result.stderr
+    entries = read_bib(mine).entries
+    decode = LatexNodes2Text().latex_to_text
+    # Zotero's "first" and "last" come back as "First Last", exactly, in every script.
+    assert sorted(decode(e.get("author") or "") for e in entries) == sorted(PULLED_NAMES)
+    text = mine.read_text(encoding="utf-8")
+    assert "[U+" not in text
+    outcome = compile_bibtex(
+        text,
+        [e.key for e in entries],
+        tmp_path / "tex",
+        style="plain",
+        natbib=None,
+        texmfvar=texmfvar,
+    )
+    assert outcome.ok, outcome.summary()
+    again = run("pull", "Reading/Multimodal", "--bib", str(mine), "--preprint-form", "journal")
+    assert again.exit_code == 0, again.stderr
+    assert mine.read_text(encoding="utf-8") == text

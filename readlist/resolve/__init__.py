@@ -8,6 +8,7 @@ uses (with the cache alone under `--offline`); what a listing alone describes is
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -37,17 +38,27 @@ class Resolver(Protocol):
     def resolve(self, listings: Sequence[Listing]) -> list[Resolution]: ...
 
 
-def paper_from_listing(listing: Listing) -> Paper:
+def paper_from_listing(listing: Listing, *, today: datetime.date | None = None) -> Paper:
     """Build the unresolved paper the listing alone describes.
 
     An identifier given directly is kept as the paper's eprint; its year and month come
     from the identifier itself, which encodes when the first version was submitted.
+    Otherwise the listing's date line dates it ("Apr 28": the last Apr 28 up to `today`),
+    else the year it is written: author-year styles need a year to cite it at all.
     """
+    today = today or datetime.date.today()
     year = month = None
     if listing.arxiv_id is not None:
         ym = listing.arxiv_id.year_month
         if ym:
             year, month = ym
+    if year is None and listing.date is not None:
+        listed_year, month, day = listing.date
+        year = listed_year or (
+            today.year if (month, day) <= (today.month, today.day) else today.year - 1
+        )
+    if year is None:
+        year = today.year
     title = listing.title or f"arXiv:{listing.arxiv_id}"
     return Paper(
         title=title,
