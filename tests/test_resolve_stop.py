@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 
 import pytest
+from conftest import DELAY
 
 from readlist.config import load_config
 from readlist.models import ArxivId, Listing
@@ -84,6 +86,7 @@ def test_arxiv_metadata_is_cached_batch_by_batch(
     stopped, saved = resolve(listings, lambda phase, done: phase == "arXiv metadata" and done == 4)
     assert stopped is None
     assert len(arxiv.requests) == 1 and saved == 4  # the first batch, saved at once
+    time.sleep(2 * DELAY)  # a new resolver does not know when the last one asked arXiv
     results, _ = resolve(listings)
     assert results is not None and all(r.resolved for r in results)
     asked_again = [r.params["id_list"].split(",") for r in arxiv.requests[1:]]
