@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import re
 import tempfile
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,6 +249,32 @@ def normalize_doi(doi: str) -> str:
     return value.strip()
 
 
+# A backslash the decoder left (``\\alpha``, ``{\\textbackslash}``) is text: its word stands alone.
+_LITERAL_MACRO_RE = re.compile(r"\\([A-Za-z]*)")
+_FALLBACK_RE = re.compile(r"\[U\+(10[0-9A-F]{4}|0?[0-9A-F]{4,5})\]")
+
+
+def _title_key(title: str, *, field: bool) -> str:
+    """Normalize a title read from a .bib (`field`) or a listing the same way.
+
+    TeX is decoded first by the decoder the writer is tested against, so a title holding
+    literal braces or backslashes (written ``{\\textbraceleft}``...) finds its own entry; a
+    title without a backslash decodes to itself, and skips that work. What the decoder left
+    is literal text: a backslash in it separates words and escapes nothing.
+    """
+    if "\\" in title:
+        from readlist.latex import plain_text
+
+        # Decomposed first, so that an accent the writer composed onto the letter after a
+        # literal backslash word reads as that word plus an accent on either side.
+        decoded = unicodedata.normalize("NFD", plain_text(title, field=field))
+        title = _LITERAL_MACRO_RE.sub(r" \1 ", decoded)
+    if "[U+" in title:
+        # latex.FALLBACK_FORMAT: how a character pdfLaTeX cannot typeset (CJK, emoji) is written.
+        title = _FALLBACK_RE.sub(lambda m: chr(int(m.group(1), 16)), title)
+    return normalize_title(title)
+
+
 class BibIndex:
     """Look-ups from arXiv ID, DOI and normalized title to the entry that holds them."""
 
@@ -258,7 +286,8 @@ class BibIndex:
         for entry in entries:
             self.add(entry)
 
-    def add(self, entry: BibEntry) -> None:
+    def add(self, entry: BibEntry, *, tex: bool = True) -> None:
+        """Index `entry`; without `tex`, its title is plain text (a paper not yet written)."""
         self.keys_folded.add(entry.key.lower())
         for arxiv_id in entry.arxiv_ids():
             self.by_arxiv.setdefault(arxiv_id.id.lower(), entry)
@@ -267,7 +296,7 @@ class BibIndex:
             self.by_doi.setdefault(normalize_doi(doi), entry)
         title = entry.get("title")
         if title:
-            norm = normalize_title(title)
+            norm = _title_key(title, field=tex)
             if norm:
                 self.by_title.setdefault(norm, entry)
 
@@ -288,7 +317,7 @@ class BibIndex:
             if hit:
                 return hit, f"DOI {doi}"
         if title:
-            norm = normalize_title(title)
+            norm = _title_key(title, field=False)
             hit = self.by_title.get(norm) if norm else None
             if hit:
                 return hit, "same title"

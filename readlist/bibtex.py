@@ -12,10 +12,19 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from readlist.errors import UnsafeTextError
 from readlist.latex import bibtex_escape, brace_depth_ok, escape_name, protect_title
 from readlist.models import Paper
 
-__all__ = ["STYLES", "Field", "entry_fields", "format_authors", "format_entry"]
+__all__ = [
+    "MAX_FIELD_CHARS",
+    "STYLES",
+    "Field",
+    "check_writable",
+    "entry_fields",
+    "format_authors",
+    "format_entry",
+]
 
 STYLES = ("bibtex", "biblatex")
 
@@ -27,6 +36,11 @@ _FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:+-]*")
 _DOI = re.compile(r"10\.\d{4,9}/[-._;()/:<>\[\]+A-Za-z0-9]+")
 _ARXIV_ID = re.compile(r"[A-Za-z0-9.-]+(/[0-9]+)?")
 _AND = re.compile(r"(?:^|\s)and(?:\s|$)", re.IGNORECASE)
+
+# The longest title, abstract, author list or journal reference written. arXiv caps abstracts
+# at 1,920 characters; a longer text is a listing gone wrong (a whole page glued together, a
+# 10 MB line), and nobody can read or cite it.
+MAX_FIELD_CHARS = 100_000
 
 
 class Field(NamedTuple):
@@ -58,13 +72,20 @@ def format_entry(
         eol: Line separator, so entries match the file they are appended to.
 
     Raises:
+        UnsafeTextError: When the paper's text cannot be written safely (see `check_writable`).
         ValueError: On an unknown style, a key BibTeX or biber would reject, or an extra field
             whose name is invalid or whose value spans lines or has unbalanced braces.
     """
     if not _KEY.fullmatch(key):
         raise ValueError(f"invalid citation key: {key!r}")
     entry_type = "misc" if style == "bibtex" else "online"
-    fields = entry_fields(paper, style=style, abstract=abstract, extra_fields=extra_fields)
+    check_writable(paper)
+    try:
+        fields = entry_fields(paper, style=style, abstract=abstract, extra_fields=extra_fields)
+    except RecursionError:
+        # The escaper bounds its nesting (latex.MAX_TEX_NESTING); should some input still
+        # recurse too deep, the paper is skipped rather than the whole run lost.
+        raise UnsafeTextError("text", "nests too deeply to be written safely") from None
     lines = [f"@{entry_type}{{{key},"]
     for field in fields:
         value = field.value if field.bare else f"{{{field.value}}}"
@@ -139,6 +160,21 @@ def entry_fields(
         if not brace_depth_ok(field.value):
             raise AssertionError(f"unbalanced braces in {field.name}: {field.value!r}")
     return fields
+
+
+def check_writable(paper: Paper) -> None:
+    """Raise `UnsafeTextError` when a text of `paper` is too long to be written as BibTeX."""
+    texts = {
+        "title": paper.title,
+        "abstract": paper.abstract or "",
+        "author list": " and ".join(paper.authors),
+        "journal reference": paper.journal_ref or "",
+    }
+    for name, text in texts.items():
+        if len(text) > MAX_FIELD_CHARS:
+            raise UnsafeTextError(
+                name, f"is {len(text):,} characters long (at most {MAX_FIELD_CHARS:,} are written)"
+            )
 
 
 def format_authors(authors: Sequence[str], *, ascii_only: bool) -> str:

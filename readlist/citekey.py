@@ -86,6 +86,8 @@ _TRANSLITERATIONS = str.maketrans(
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _LITERAL_ALLOWED = re.compile(r"[^A-Za-z0-9_:.-]")
 _SEPARATORS = "_:.-"
+# The longest value a placeholder contributes to a key; real names and title words are shorter.
+MAX_VALUE_CHARS = 40
 
 
 def make_citekey(
@@ -161,7 +163,7 @@ def _placeholder_values(paper: Paper) -> dict[str, str]:
     words = [_alnum(word) for word in plain_text(paper.title).split()]
     words = [word for word in words if word and word.lower() not in STOPWORDS]
     eprint = re.sub(r"[^A-Za-z0-9]", "", paper.arxiv_id.id) if paper.arxiv_id else ""
-    return {
+    values = {
         "auth": last_names[0] if last_names else "",
         "authors": authors,
         "year": str(paper.year) if paper.year is not None else "",
@@ -169,6 +171,8 @@ def _placeholder_values(paper: Paper) -> dict[str, str]:
         "title": "".join(words[:3]),
         "eprint": eprint,
     }
+    # A key is typed in \cite: a 20,000-letter "word" from a hostile title must not become one.
+    return {name: value[:MAX_VALUE_CHARS] for name, value in values.items()}
 
 
 def _last_name(author: str) -> str:

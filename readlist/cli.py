@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from readlist import __version__
-from readlist.errors import InputError, ReadlistError
+from readlist.errors import InputError, ReadlistError, UnsafeTextError
 
 if TYPE_CHECKING:
     from readlist.config import Config
@@ -251,8 +251,29 @@ def _add_json(outcome: AddOutcome, reasons: dict[int, Resolution]) -> dict[str, 
             }
             for p in outcome.present
         ],
+        "skipped": [
+            {
+                **paper_json(s.paper),
+                "source": s.paper.listing.source if s.paper.listing else None,
+                "line": s.paper.listing.line if s.paper.listing else None,
+                "reason": s.reason,
+            }
+            for s in outcome.skipped
+        ],
         "bibtex": outcome.text,
     }
+
+
+def _skip_warning(paper: Paper, reason: str) -> str:
+    """Name a paper left out: its title cut to 80 characters and where the listing had it."""
+    title = " ".join(paper.title.split())
+    if len(title) > 80:
+        title = title[:79] + "…"
+    where = ""
+    if paper.listing is not None and paper.listing.source != "<argument>":
+        line = paper.listing.line
+        where = f" ({paper.listing.source}{f':{line}' if line else ''})"
+    return f"skipped: {title}{where}: {reason}"
 
 
 def _reason(paper: Paper, resolutions: dict[int, Resolution]) -> str | None:
@@ -283,10 +304,14 @@ def _report_add(
             f"= {present.key}  {present.paper.title}  "
             f"(already in {outcome.path.name}:{present.line}, {present.reason}{merged})"
         )
+    for skipped in outcome.skipped:
+        _err(_skip_warning(skipped.paper, skipped.reason))
     unresolved = outcome.unresolved
     parts = [f"{len(outcome.added)} added", f"{len(outcome.present)} already present"]
     if unresolved:
         parts.append(f"{len(unresolved)} unresolved")
+    if outcome.skipped:
+        parts.append(f"{len(outcome.skipped)} skipped")
     summary = ", ".join(parts)
     if requests:
         summary += f" ({requests} request{'s' if requests != 1 else ''})"
@@ -297,14 +322,16 @@ def _report_add(
     else:
         summary += f" in {outcome.path}"
     _err(summary)
+    # A skipped paper was not written, whether or not the run was offline.
+    code = 1 if outcome.skipped else 0
     if not unresolved:
-        return 0
+        return code
     if offline:
         _err(
             f"{len(unresolved)} entr{'y awaits' if len(unresolved) == 1 else 'ies await'} "
             "resolution: run `readlist resolve` when online."
         )
-        return 0
+        return code
     for added in unresolved:
         _err(f"unresolved: {added.key}  {added.paper.title}: {_reason(added.paper, reasons)}")
         for candidate in _candidates(added.paper, reasons):
@@ -517,6 +544,7 @@ def add(
             outcome, offline=offline, dry_run=dry_run, reasons=reasons, requests=len(requests)
         )
     if to_zotero:
+        from readlist.bibtex import check_writable
         from readlist.citekey import make_citekey
 
         taken: set[str] = set()
@@ -524,6 +552,13 @@ def add(
         for paper in papers:
             if not paper.resolved and not include_unresolved:
                 _err(f"not sent to Zotero (unresolved): {paper.title}")
+                continue
+            try:
+                check_writable(paper)
+            except UnsafeTextError as exc:
+                if not to_bib:  # the .bib report already named it
+                    _err(_skip_warning(paper, str(exc)))
+                code = 1
                 continue
             key = keys.get(id(paper)) or make_citekey(
                 paper, config.bibtex.citekey, lowercase=config.bibtex.lowercase_keys, taken=taken

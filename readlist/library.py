@@ -21,6 +21,7 @@ from readlist.bibfile import (
     write_atomic,
 )
 from readlist.config import BibtexConfig
+from readlist.errors import UnsafeTextError
 from readlist.models import Listing, Paper
 from readlist.normalize import normalize_whitespace
 from readlist.resolve import Resolver
@@ -49,11 +50,20 @@ class Present:
     new_tags: tuple[str, ...] = ()  # tags merged into the existing entry
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A paper left out because its text cannot be written safely; `reason` says why."""
+
+    paper: Paper
+    reason: str
+
+
 @dataclass
 class AddOutcome:
     path: Path
     added: list[Added] = field(default_factory=list)
     present: list[Present] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
     text: str = ""  # the BibTeX appended, for --dry-run and tests
     written: bool = False
 
@@ -96,7 +106,8 @@ def add_papers(
     DOI, or the same normalized title. With `merge_tags`, its new tags are merged into that
     entry's `keywords` in place. Existing keys are never renamed; new keys avoid them.
     `preferred_keys` (parallel to `papers`) are used when free, e.g. a Zotero item's own
-    citation key; otherwise the key formula decides.
+    citation key; otherwise the key formula decides. A paper whose text cannot be written
+    safely (`bibtex.check_writable`) is skipped and listed in `skipped`; the rest are added.
     """
     from readlist.citekey import make_citekey
 
@@ -128,9 +139,13 @@ def add_papers(
                 key = make_citekey(
                     paper, options.citekey, lowercase=options.lowercase_keys, taken=taken
                 )
+            try:
+                new_texts.append(_format(paper, key, options, eol))
+            except UnsafeTextError as exc:
+                outcome.skipped.append(Skipped(paper, str(exc)))
+                continue
             taken.add(key.lower())
-            index.add(_placeholder_entry(key, paper))
-            new_texts.append(_format(paper, key, options, eol))
+            index.add(_placeholder_entry(key, paper), tex=False)
             outcome.added.append(Added(key, paper))
 
         edits = [
@@ -230,7 +245,13 @@ def plain_field(value: str) -> str:
         return value.replace("{", "").replace("}", "")
     from pylatexenc.latex2text import LatexNodes2Text
 
-    return LatexNodes2Text(math_mode="verbatim").latex_to_text(value)
+    try:
+        # pylatexenc recurses once per nested group: a hostile .bib could exhaust the stack.
+        return str(LatexNodes2Text(math_mode="verbatim").latex_to_text(value))
+    except RecursionError:
+        from readlist.latex import plain_text
+
+        return plain_text(value, field=True)
 
 
 def plain_tags(entry: BibEntry) -> list[str]:
