@@ -360,6 +360,7 @@ def build_resolver(
         api_url=config.arxiv.api_url,
         delay_seconds=config.arxiv.delay_seconds,
         timeout_seconds=config.arxiv.timeout_seconds,
+        max_retries=config.arxiv.max_retries,
         on_request=on_request,
     )
     hf = HfClient(
