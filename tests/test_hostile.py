@@ -325,3 +325,32 @@ def test_any_title_and_abstract_read_back_or_are_skipped(
             assert brace_depth_ok(value)
         hit = BibIndex(entries).find(title=title)
         assert hit is not None and hit[1] == "same title"
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    data=st.one_of(
+        st.binary(max_size=400),
+        st.text(alphabet=st.sampled_from(list("{}$\\%&#_~^ \nabcXY.:α中")), max_size=400).map(
+            str.encode
+        ),
+    )
+)
+def test_add_takes_any_bytes_on_stdin(tmp_path: Path, data: bytes) -> None:
+    bib = tmp_path / "any.bib"
+    bib.unlink(missing_ok=True)
+    result = run("add", "-", "--all", "--offline", "--bib", str(bib), input=data)
+    assert result.exit_code in (0, 1), result.output
+    assert "unexpected" not in result.stderr and "Traceback" not in result.output
+    if result.exit_code == 1:
+        assert result.stderr.startswith("Error: <stdin>: "), result.stderr
+        assert len(result.stderr.splitlines()) == 1
+    else:
+        entries = read_bib(bib).entries
+        assert entries and len(entries) == result.stderr.count("\n+ ") + (
+            result.stderr.startswith("+ ")
+        )

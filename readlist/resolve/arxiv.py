@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import httpx
 
 from readlist.errors import ArxivError
-from readlist.http import retry_after
+from readlist.http import MAX_RESPONSE_BYTES, Stalled, retry_after, send_within
 from readlist.models import ArxivId
 from readlist.resolve import _atom
 from readlist.resolve._atom import AtomEntry, AtomFeed
@@ -42,8 +42,6 @@ BACKOFF_FLOOR_SECONDS = 3.0
 # and a proxy's HTML error page rarely turns into a feed a few seconds later: after any of
 # them, one retry is enough, whatever `max_retries` says (it bounds arXiv's own 429/503/5xx).
 MAX_SLOW_RETRIES = 1
-# The largest answer read: 2,000 entries of a few kilobytes each, with room to spare.
-MAX_RESPONSE_BYTES = 64_000_000
 
 _RETRY_STATUSES = frozenset({429, 503})
 # A word of a title phrase: letters/digits, joined by what the standard tokenizer keeps
@@ -285,48 +283,22 @@ class ArxivClient:
     def _send(self, use_post: bool, params: dict[str, str]) -> httpx.Response:
         """Make one HTTP request and note when it ended, however it ended.
 
-        The whole answer must arrive within `timeout_seconds` of the start: httpx's timeout
-        bounds each read, so a server trickling a byte at a time would otherwise hold the
-        request open for ever. The body is capped at `MAX_RESPONSE_BYTES`.
+        The whole answer must arrive within `timeout_seconds` (see `http.send_within`).
         """
-        started = self._clock()
         try:
-            method = "POST" if use_post else "GET"
             request = self._client.build_request(
-                method,
+                "POST" if use_post else "GET",
                 self._api_url,
                 params=None if use_post else params,
                 data=params if use_post else None,
                 timeout=self._timeout,
             )
-            response = self._client.send(request, stream=True)
-            try:
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if self._clock() - started > self._timeout:
-                        raise _Stalled(len(body), request)
-                    if len(body) > MAX_RESPONSE_BYTES:
-                        raise httpx.DecodingError(
-                            f"the answer is larger than {MAX_RESPONSE_BYTES // 1_000_000} MB",
-                            request=request,
-                        )
-                if self._clock() - started > self._timeout:
-                    raise _Stalled(len(body), request)
-            finally:
-                response.close()
-            # The body as read (decoded already), with the headers that describe it.
-            headers = [
-                (name, value)
-                for name, value in response.headers.multi_items()
-                if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
-            ]
-            return httpx.Response(
-                response.status_code,
-                headers=headers,
-                content=bytes(body),
-                request=request,
-                extensions=response.extensions,
+            return send_within(
+                self._client,
+                request,
+                self._timeout,
+                clock=self._clock,
+                max_bytes=MAX_RESPONSE_BYTES,
             )
         finally:
             self._last_end = self._clock()
@@ -354,14 +326,6 @@ class ArxivClient:
         return f"{reason}; gave up after {attempts} attempts"
 
 
-class _Stalled(httpx.ReadTimeout):
-    """The answer did not finish within the deadline, though bytes may have arrived."""
-
-    def __init__(self, received: int, request: httpx.Request) -> None:
-        self.received = received
-        super().__init__(f"{received} bytes received", request=request)
-
-
 class _GaveUp(Exception):
     """A query failed through its retries; `error` says how (the client stops asking)."""
 
@@ -380,7 +344,7 @@ def _is_html(response: httpx.Response) -> bool:
 
 def _transport_reason(exc: Exception, timeout: float) -> str:
     """Describe a failed exchange in words a user can act on."""
-    if isinstance(exc, _Stalled):
+    if isinstance(exc, Stalled):
         return (
             f"no complete answer within {timeout:g} s (the server stalled after "
             f"{exc.received} bytes)"

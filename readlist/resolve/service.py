@@ -371,6 +371,7 @@ def build_resolver(
         # HF's rate limit can ask for minutes; rather than wait, the titles it cannot answer
         # now go to the arXiv title search (which is batched, so it costs a few requests).
         max_wait=HF_MAX_WAIT_SECONDS,
+        deadline_seconds=config.arxiv.timeout_seconds,
     )
     resolver = NetworkResolver(
         arxiv=arxiv,
