@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Iterator
 
 from readlist.latex import plain_text
 from readlist.models import Paper
@@ -199,12 +199,38 @@ def _suffix(index: int) -> str:
     return letters
 
 
+class KeySet:
+    """Citation keys in use, compared case-insensitively, as `make_citekey` wants them.
+
+    Passing one (and adding each new key to it) keeps a run that adds many papers linear:
+    any other collection is folded again on every call.
+    """
+
+    def __init__(self, keys: Iterable[str] = ()) -> None:
+        self._folded = {key.casefold() for key in keys}
+        # key -> the suffix index below which every suffix was found taken (keys stay taken)
+        self._probed: dict[str, int] = {}
+
+    def add(self, key: str) -> None:
+        self._folded.add(key.casefold())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.casefold() in self._folded
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._folded)
+
+    def __len__(self) -> int:
+        return len(self._folded)
+
+
 def _unique(key: str, taken: Collection[str]) -> str:
     """Return `key`, or `key` plus the first suffix not in `taken` (case-insensitive)."""
-    used = {other.casefold() for other in taken}
-    if key.casefold() not in used:
+    used = taken if isinstance(taken, KeySet) else KeySet(taken)
+    if key not in used:
         return key
-    index = 0
-    while (key + _suffix(index)).casefold() in used:
+    index = used._probed.get(key.casefold(), 0)
+    while key + _suffix(index) in used:
         index += 1
+    used._probed[key.casefold()] = index
     return key + _suffix(index)

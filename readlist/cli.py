@@ -545,9 +545,9 @@ def add(
         )
     if to_zotero:
         from readlist.bibtex import check_writable
-        from readlist.citekey import make_citekey
+        from readlist.citekey import KeySet, make_citekey
 
-        taken: set[str] = set()
+        taken = KeySet()
         triples = []
         for paper in papers:
             if not paper.resolved and not include_unresolved:
@@ -563,7 +563,7 @@ def add(
             key = keys.get(id(paper)) or make_citekey(
                 paper, config.bibtex.citekey, lowercase=config.bibtex.lowercase_keys, taken=taken
             )
-            taken.add(key.lower())
+            taken.add(key)
             triples.append((key, paper, paper.tags))
         code = max(code, _sync_to_zotero(config, triples, collection_path, dry_run=dry_run))
         if not to_bib and any(not p.resolved for p in papers) and not offline:

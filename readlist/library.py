@@ -109,13 +109,13 @@ def add_papers(
     citation key; otherwise the key formula decides. A paper whose text cannot be written
     safely (`bibtex.check_writable`) is skipped and listed in `skipped`; the rest are added.
     """
-    from readlist.citekey import make_citekey
+    from readlist.citekey import KeySet, make_citekey
 
     outcome = AddOutcome(path=path)
     with locked(path):
         bib = read_bib(path)
         index = BibIndex(bib.entries)
-        taken = set(index.keys_folded)
+        taken = KeySet(index.keys_folded)
         eol = bib.eol
         new_texts: list[str] = []
         # key -> (entry, tags to append to its keywords), for --merge-tags
@@ -133,7 +133,7 @@ def add_papers(
                 outcome.present.append(Present(entry.key, paper, reason, entry.line, added_tags))
                 continue
             wanted = preferred_keys[position] if position < len(preferred_keys) else None
-            if wanted and _KEY_OK.fullmatch(wanted) and wanted.lower() not in taken:
+            if wanted and _KEY_OK.fullmatch(wanted) and wanted not in taken:
                 key = wanted
             else:
                 key = make_citekey(
@@ -144,7 +144,7 @@ def add_papers(
             except UnsafeTextError as exc:
                 outcome.skipped.append(Skipped(paper, str(exc)))
                 continue
-            taken.add(key.lower())
+            taken.add(key)
             index.add(_placeholder_entry(key, paper), tex=False)
             outcome.added.append(Added(key, paper))
 

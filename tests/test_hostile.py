@@ -354,3 +354,27 @@ def test_add_takes_any_bytes_on_stdin(tmp_path: Path, data: bytes) -> None:
         assert entries and len(entries) == result.stderr.count("\n+ ") + (
             result.stderr.startswith("+ ")
         )
+
+
+def test_thousands_of_papers_with_colliding_keys_cost_linear_time(tmp_path: Path) -> None:
+    # Keys of papers without authors take three title words: every one of these collides
+    # ("samethreewords", "samethreewordsa", ... "samethreewordsklm").
+    papers = [_paper(f"Same Three Words, number {n}") for n in range(8000)]
+    started = time.perf_counter()
+    outcome = add_papers(tmp_path / "many.bib", papers, BibtexConfig())
+    elapsed = time.perf_counter() - started
+    keys = [a.key for a in outcome.added]
+    assert len(set(keys)) == 8000
+    assert keys[:3] == ["samethreewords", "samethreewordsa", "samethreewordsb"]
+    assert elapsed < 20  # folding every key and probing every suffix again took minutes
+
+
+def test_key_set_compares_case_insensitively() -> None:
+    from readlist.citekey import KeySet
+
+    taken = KeySet(["Zhu2025InternVL3"])
+    taken.add("ZHU2025INTERNVL3A")
+    assert "zhu2025internvl3" in taken and "zhu2025internvl3a" in taken
+    assert len(taken) == 2 and 3 not in taken
+    paper = Paper(title="InternVL3", authors=("Jinguo Zhu",), year=2025)
+    assert make_citekey(paper, taken=taken) == "zhu2025internvl3b"
