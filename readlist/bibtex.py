@@ -18,6 +18,8 @@ from readlist.models import Paper
 
 __all__ = [
     "MAX_FIELD_CHARS",
+    "MAX_WRITTEN_CHARS",
+    "MAX_WRITTEN_MACROS",
     "STYLES",
     "Field",
     "check_writable",
@@ -37,10 +39,16 @@ _DOI = re.compile(r"10\.\d{4,9}/[-._;()/:<>\[\]+A-Za-z0-9]+")
 _ARXIV_ID = re.compile(r"[A-Za-z0-9.-]+(/[0-9]+)?")
 _AND = re.compile(r"(?:^|\s)and(?:\s|$)", re.IGNORECASE)
 
-# The longest title, abstract, author list or journal reference written. arXiv caps abstracts
+# The longest title, abstract, author list or journal reference read. arXiv caps abstracts
 # at 1,920 characters; a longer text is a listing gone wrong (a whole page glued together, a
 # 10 MB line), and nobody can read or cite it.
 MAX_FIELD_CHARS = 100_000
+# The longest field value written, and the most macros in it. Escaping can multiply a text's
+# length by 16 (every "{" is "{\textbraceleft}"); BibTeX refuses strings over 200,000
+# characters, and biber's time grows with the square of a field's macros (1,000 of them: 5 s,
+# 2,200: 19 s, 4,400: 2 minutes). A real abstract has a few dozen.
+MAX_WRITTEN_CHARS = 100_000
+MAX_WRITTEN_MACROS = 1_000
 
 
 class Field(NamedTuple):
@@ -72,7 +80,8 @@ def format_entry(
         eol: Line separator, so entries match the file they are appended to.
 
     Raises:
-        UnsafeTextError: When the paper's text cannot be written safely (see `check_writable`).
+        UnsafeTextError: When the paper's text cannot be written safely: too long to read (see
+            `check_writable`), or too long once escaped (`MAX_WRITTEN_CHARS`).
         ValueError: On an unknown style, a key BibTeX or biber would reject, or an extra field
             whose name is invalid or whose value spans lines or has unbalanced braces.
     """
@@ -159,6 +168,19 @@ def entry_fields(
         # Escaping guarantees this; a slip here would corrupt the user's whole .bib file.
         if not brace_depth_ok(field.value):
             raise AssertionError(f"unbalanced braces in {field.name}: {field.value!r}")
+        if len(field.value) > MAX_WRITTEN_CHARS:
+            raise UnsafeTextError(
+                field.name,
+                f"would take {len(field.value):,} characters of BibTeX (at most "
+                f"{MAX_WRITTEN_CHARS:,}: BibTeX refuses much longer ones)",
+            )
+        macros = field.value.count("\\")
+        if macros > MAX_WRITTEN_MACROS:
+            raise UnsafeTextError(
+                field.name,
+                f"would take {macros:,} TeX macros (at most {MAX_WRITTEN_MACROS:,}: biber "
+                "takes minutes over more)",
+            )
     return fields
 
 

@@ -269,8 +269,10 @@ def _skip_warning(paper: Paper, reason: str) -> str:
     title = " ".join(paper.title.split())
     if len(title) > 80:
         title = title[:79] + "…"
+    from readlist.listing import ARGUMENT_SOURCE
+
     where = ""
-    if paper.listing is not None and paper.listing.source != "<argument>":
+    if paper.listing is not None and paper.listing.source != ARGUMENT_SOURCE:
         line = paper.listing.line
         where = f" ({paper.listing.source}{f':{line}' if line else ''})"
     return f"skipped: {title}{where}: {reason}"

@@ -3,8 +3,13 @@
 Politeness is the point (arXiv's Terms of Use): one request at a time, at most one per
 `delay_seconds` measured from the end of the previous response to the start of the next,
 for the whole life of the client and across threads; 429/503 honour Retry-After; other
-failures back off exponentially. Every wait goes through the injected `sleep`, so tests run
-instantly with a fake clock. The caller owns the `httpx.Client` (User-Agent, limits).
+failures back off exponentially, never less than 3 s. Every wait goes through the injected
+`sleep`, so tests run instantly with a fake clock. The caller owns the `httpx.Client`
+(User-Agent, limits).
+
+A broken answer costs seconds: the whole answer must arrive within `timeout_seconds`; a stall,
+a refused connection or an HTML page from a proxy is retried once; and once a query has given
+up, the client fails every later query at once with the same reason.
 """
 
 from __future__ import annotations
