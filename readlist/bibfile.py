@@ -265,9 +265,10 @@ def _title_key(title: str, *, field: bool) -> str:
     if "\\" in title:
         from readlist.latex import plain_text
 
-        # Decomposed first, so that an accent the writer composed onto the letter after a
-        # literal backslash word reads as that word plus an accent on either side.
+        # Accents go first (the key ignores them anyway), so that a letter after a literal
+        # backslash word reads the same whether the writer kept its accent or dropped it.
         decoded = unicodedata.normalize("NFD", plain_text(title, field=field))
+        decoded = "".join(char for char in decoded if not unicodedata.combining(char))
         title = _LITERAL_MACRO_RE.sub(r" \1 ", decoded)
     if "[U+" in title:
         # latex.FALLBACK_FORMAT: how a character pdfLaTeX cannot typeset (CJK, emoji) is written.
