@@ -290,7 +290,13 @@ def resolve_in_place(
                 outcome.unresolved.append((entry.key, result.reason or "not found"))
                 continue
             paper = replace(result.paper, tags=merge_tags(plain_tags(entry), result.paper.tags))
-            edits.append((entry.start, entry.end, _format(paper, entry.key, options, bib.eol)))
+            try:
+                text = _format(paper, entry.key, options, bib.eol)
+            except UnsafeTextError as exc:
+                # A mirror's hostile record: the entry stays as it was, the others go on.
+                outcome.unresolved.append((entry.key, f"the record found cannot be written: {exc}"))
+                continue
+            edits.append((entry.start, entry.end, text))
             outcome.resolved.append((entry.key, paper))
         if edits and not dry_run:
             write_atomic(path, bib.encode(replace_spans(bib.text, edits)))

@@ -243,3 +243,25 @@ def test_preferred_keys_are_used_when_free(tmp_path: Path) -> None:
     papers = [paper("One"), paper("Two"), paper("Three")]
     outcome = add_papers(path, papers, BibOptions(), preferred_keys=["Mine2024", "TAKEN", None])
     assert [a.key for a in outcome.added] == ["Mine2024", "two", "three"]
+
+
+def test_resolve_in_place_leaves_an_entry_whose_record_cannot_be_written(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    add_papers(path, [paper("Hostile Record"), paper("Fine Record")], BibOptions())
+    found = {
+        title: paper(title, arxiv_id=ArxivId(f"2405.0000{n}"), resolved=True, abstract=abstract)
+        for n, (title, abstract) in enumerate(
+            [("Hostile Record", "{" * 20_000), ("Fine Record", "Fine.")], 1
+        )
+    }
+    outcome = resolve_in_place(path, FakeResolver(found), BibOptions())
+    assert [k for k, _ in outcome.resolved] == ["finerecord"]
+    assert outcome.unresolved == [
+        (
+            "hostilerecord",
+            "the record found cannot be written: its abstract would take 320,000 characters of "
+            "BibTeX (at most 100,000: BibTeX refuses much longer ones)",
+        )
+    ]
+    entries = read_bib(path).entries
+    assert [e.is_unresolved for e in entries] == [True, False]
