@@ -223,14 +223,18 @@ class KeySet:
     def __len__(self) -> int:
         return len(self._folded)
 
+    def free(self, key: str) -> str:
+        """Return `key`, or `key` plus the first collision suffix not taken."""
+        if key not in self:
+            return key
+        folded = key.casefold()
+        index = self._probed.get(folded, 0)
+        while key + _suffix(index) in self:
+            index += 1
+        self._probed[folded] = index
+        return key + _suffix(index)
+
 
 def _unique(key: str, taken: Collection[str]) -> str:
     """Return `key`, or `key` plus the first suffix not in `taken` (case-insensitive)."""
-    used = taken if isinstance(taken, KeySet) else KeySet(taken)
-    if key not in used:
-        return key
-    index = used._probed.get(key.casefold(), 0)
-    while key + _suffix(index) in used:
-        index += 1
-    used._probed[key.casefold()] = index
-    return key + _suffix(index)
+    return (taken if isinstance(taken, KeySet) else KeySet(taken)).free(key)
