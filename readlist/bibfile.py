@@ -418,6 +418,23 @@ def normalize_doi(doi: str) -> str:
     return value.strip()
 
 
+# A backslash the decoder left (``\\alpha``, ``{\\textbackslash}``) is text: its word stands alone.
+_LITERAL_MACRO_RE = re.compile(r"\\([A-Za-z]*)")
+_FALLBACK_RE = re.compile(r"\[U\+(10[0-9A-F]{4}|0?[0-9A-F]{4,5})\]")
+
+
+def _title_key(title: str, *, field: bool) -> str:
+    """Normalize a title read from a .bib (`field`) or a listing the same way.
+
+    `normalize_title` reads TeX through the one decoder the writer is tested against, so a
+    title holding literal braces, backslashes, Greek or math finds its own entry either way.
+    """
+    if "[U+" in title:
+        # How older readlist versions wrote a character pdfLaTeX cannot typeset (CJK, emoji).
+        title = _FALLBACK_RE.sub(lambda m: chr(int(m.group(1), 16)), title)
+    return normalize_title(title)
+
+
 class BibIndex:
     """Look-ups from arXiv ID, DOI and normalized title to the entry that holds them."""
 
@@ -429,7 +446,8 @@ class BibIndex:
         for entry in entries:
             self.add(entry)
 
-    def add(self, entry: BibEntry) -> None:
+    def add(self, entry: BibEntry, *, tex: bool = True) -> None:
+        """Index `entry`; without `tex`, its title is plain text (a paper not yet written)."""
         self.keys_folded.add(entry.key.lower())
         for arxiv_id in entry.arxiv_ids():
             self.by_arxiv.setdefault(arxiv_id.id.lower(), entry)
@@ -438,7 +456,7 @@ class BibIndex:
             self.by_doi.setdefault(normalize_doi(doi), entry)
         title = entry.get("title")
         if title:
-            norm = normalize_title(title)
+            norm = _title_key(title, field=tex)
             if norm:
                 self.by_title.setdefault(norm, entry)
 
@@ -459,7 +477,7 @@ class BibIndex:
             if hit:
                 return hit, f"DOI {doi}"
         if title:
-            norm = normalize_title(title)
+            norm = _title_key(title, field=False)
             hit = self.by_title.get(norm) if norm else None
             # Distinct papers can share a title: two arXiv IDs that differ tell them apart.
             if hit and arxiv_id is not None:

@@ -12,13 +12,18 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from readlist.errors import UnsafeTextError
 from readlist.latex import bibtex_escape, brace_depth_ok, escape_name, protect_title
 from readlist.models import Paper
 
 __all__ = [
+    "MAX_FIELD_CHARS",
+    "MAX_WRITTEN_CHARS",
+    "MAX_WRITTEN_MACROS",
     "PREPRINT_FORMS",
     "STYLES",
     "Field",
+    "check_writable",
     "entry_fields",
     "entry_type_for",
     "format_authors",
@@ -36,6 +41,17 @@ _FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:+-]*")
 _DOI = re.compile(r"10\.\d{4,9}/[-._;()/:<>\[\]+A-Za-z0-9]+")
 _ARXIV_ID = re.compile(r"[A-Za-z0-9.-]+(/[0-9]+)?")
 _AND = re.compile(r"(?:^|\s)and(?:\s|$)", re.IGNORECASE)
+
+# The longest title, abstract, author list or journal reference read. arXiv caps abstracts
+# at 1,920 characters; a longer text is a listing gone wrong (a whole page glued together, a
+# 10 MB line), and nobody can read or cite it.
+MAX_FIELD_CHARS = 100_000
+# The longest field value written, and the most macros in it. Escaping can multiply a text's
+# length by 16 (every "{" is "{\textbraceleft}"); BibTeX refuses strings over 200,000
+# characters, and biber's time grows with the square of a field's macros (1,000 of them: 5 s,
+# 2,200: 19 s, 4,400: 2 minutes). A real abstract has a few dozen.
+MAX_WRITTEN_CHARS = 100_000
+MAX_WRITTEN_MACROS = 1_000
 
 
 class Field(NamedTuple):
@@ -72,19 +88,27 @@ def format_entry(
             stay for styles that link them).
 
     Raises:
+        UnsafeTextError: When the paper's text cannot be written safely: too long to read (see
+            `check_writable`), or too long once escaped (`MAX_WRITTEN_CHARS`).
         ValueError: On an unknown style, a key BibTeX or biber would reject, or an extra field
             whose name is invalid or whose value spans lines or has unbalanced braces.
     """
     if not _KEY.fullmatch(key):
         raise ValueError(f"invalid citation key: {key!r}")
     entry_type = entry_type_for(paper, style, preprint_form)
-    fields = entry_fields(
-        paper,
-        style=style,
-        abstract=abstract,
-        extra_fields=extra_fields,
-        preprint_form=preprint_form,
-    )
+    check_writable(paper)
+    try:
+        fields = entry_fields(
+            paper,
+            style=style,
+            abstract=abstract,
+            extra_fields=extra_fields,
+            preprint_form=preprint_form,
+        )
+    except RecursionError:
+        # The escaper bounds its nesting (latex.MAX_TEX_NESTING); should some input still
+        # recurse too deep, the paper is skipped rather than the whole run lost.
+        raise UnsafeTextError("text", "nests too deeply to be written safely") from None
     lines = [f"@{entry_type}{{{key},"]
     for field in fields:
         value = field.value if field.bare else f"{{{field.value}}}"
@@ -196,7 +220,35 @@ def entry_fields(
         # Escaping guarantees this; a slip here would corrupt the user's whole .bib file.
         if not brace_depth_ok(field.value):
             raise AssertionError(f"unbalanced braces in {field.name}: {field.value!r}")
+        if len(field.value) > MAX_WRITTEN_CHARS:
+            raise UnsafeTextError(
+                field.name,
+                f"would take {len(field.value):,} characters of BibTeX (at most "
+                f"{MAX_WRITTEN_CHARS:,}: BibTeX refuses much longer ones)",
+            )
+        macros = field.value.count("\\")
+        if macros > MAX_WRITTEN_MACROS:
+            raise UnsafeTextError(
+                field.name,
+                f"would take {macros:,} TeX macros (at most {MAX_WRITTEN_MACROS:,}: biber "
+                "takes minutes over more)",
+            )
     return fields
+
+
+def check_writable(paper: Paper) -> None:
+    """Raise `UnsafeTextError` when a text of `paper` is too long to be written as BibTeX."""
+    texts = {
+        "title": paper.title,
+        "abstract": paper.abstract or "",
+        "author list": " and ".join(paper.authors),
+        "journal reference": paper.journal_ref or "",
+    }
+    for name, text in texts.items():
+        if len(text) > MAX_FIELD_CHARS:
+            raise UnsafeTextError(
+                name, f"is {len(text):,} characters long (at most {MAX_FIELD_CHARS:,} are written)"
+            )
 
 
 def format_authors(authors: Sequence[str], *, ascii_only: bool) -> str:
@@ -214,9 +266,17 @@ def format_authors(authors: Sequence[str], *, ascii_only: bool) -> str:
 
 
 def _short_title(title: str) -> str:
-    """Return what a citation shows for a paper without authors: the title's head."""
-    head = title.split(":", 1)[0].strip()
-    words = head.split()
+    """Return what a citation shows for a paper without authors: the title's head.
+
+    Only its first words, as plain words (no TeX, at most 40 characters): the `key` field
+    sorts and labels the entry, and bibtex copies it into `\bibitem[...]`, where a bracket or a
+    long hostile "word" would break the document.
+    """
+    head = title.split(":", 1)[0]
+    words = re.findall(r"[^\W_]+", head)
+    short = " ".join(words[:4])
     if len(words) > 4:
-        head = " ".join(words[:4]) + "..."
-    return head or title
+        short += "..."
+    if len(short) > 40:
+        short = short[:39].rstrip() + "..."
+    return short

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Iterator
 
 from readlist.latex import plain_text
 from readlist.models import Paper
@@ -86,6 +86,8 @@ _TRANSLITERATIONS = str.maketrans(
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _LITERAL_ALLOWED = re.compile(r"[^A-Za-z0-9_:.-]")
 _SEPARATORS = "_:.-"
+# The longest value a placeholder contributes to a key; real names and title words are shorter.
+MAX_VALUE_CHARS = 40
 
 
 def make_citekey(
@@ -161,7 +163,7 @@ def _placeholder_values(paper: Paper) -> dict[str, str]:
     words = [_alnum(word) for word in plain_text(paper.title).split()]
     words = [word for word in words if word and word.lower() not in STOPWORDS]
     eprint = re.sub(r"[^A-Za-z0-9]", "", paper.arxiv_id.id) if paper.arxiv_id else ""
-    return {
+    values = {
         "auth": last_names[0] if last_names else "",
         "authors": authors,
         "year": str(paper.year) if paper.year is not None else "",
@@ -169,6 +171,8 @@ def _placeholder_values(paper: Paper) -> dict[str, str]:
         "title": "".join(words[:3]),
         "eprint": eprint,
     }
+    # A key is typed in \cite: a 20,000-letter "word" from a hostile title must not become one.
+    return {name: value[:MAX_VALUE_CHARS] for name, value in values.items()}
 
 
 def _last_name(author: str) -> str:
@@ -195,12 +199,42 @@ def _suffix(index: int) -> str:
     return letters
 
 
+class KeySet:
+    """Citation keys in use, compared case-insensitively, as `make_citekey` wants them.
+
+    Passing one (and adding each new key to it) keeps a run that adds many papers linear:
+    any other collection is folded again on every call.
+    """
+
+    def __init__(self, keys: Iterable[str] = ()) -> None:
+        self._folded = {key.casefold() for key in keys}
+        # key -> the suffix index below which every suffix was found taken (keys stay taken)
+        self._probed: dict[str, int] = {}
+
+    def add(self, key: str) -> None:
+        self._folded.add(key.casefold())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.casefold() in self._folded
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._folded)
+
+    def __len__(self) -> int:
+        return len(self._folded)
+
+    def free(self, key: str) -> str:
+        """Return `key`, or `key` plus the first collision suffix not taken."""
+        if key not in self:
+            return key
+        folded = key.casefold()
+        index = self._probed.get(folded, 0)
+        while key + _suffix(index) in self:
+            index += 1
+        self._probed[folded] = index
+        return key + _suffix(index)
+
+
 def _unique(key: str, taken: Collection[str]) -> str:
     """Return `key`, or `key` plus the first suffix not in `taken` (case-insensitive)."""
-    used = {other.casefold() for other in taken}
-    if key.casefold() not in used:
-        return key
-    index = 0
-    while (key + _suffix(index)).casefold() in used:
-        index += 1
-    return key + _suffix(index)
+    return (taken if isinstance(taken, KeySet) else KeySet(taken)).free(key)

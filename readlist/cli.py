@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from readlist import __version__
-from readlist.errors import ConfigError, InputError, ReadlistError, UsageError
+from readlist.errors import ConfigError, InputError, ReadlistError, UnsafeTextError, UsageError
 from readlist.models import dated
 
 if TYPE_CHECKING:
@@ -520,8 +520,31 @@ def _add_json(outcome: AddOutcome, reasons: dict[int, Resolution]) -> dict[str, 
             }
             for p in outcome.present
         ],
+        "skipped": [
+            {
+                **paper_json(s.paper),
+                "source": s.paper.listing.source if s.paper.listing else None,
+                "line": s.paper.listing.line if s.paper.listing else None,
+                "reason": s.reason,
+            }
+            for s in outcome.skipped
+        ],
         "bibtex": outcome.text,
     }
+
+
+def _skip_warning(paper: Paper, reason: str) -> str:
+    """Name a paper left out: its title cut to 80 characters and where the listing had it."""
+    title = " ".join(paper.title.split())
+    if len(title) > 80:
+        title = title[:79] + "…"
+    from readlist.listing import ARGUMENT_SOURCE
+
+    where = ""
+    if paper.listing is not None and paper.listing.source != ARGUMENT_SOURCE:
+        line = paper.listing.line
+        where = f" ({paper.listing.source}{f':{line}' if line else ''})"
+    return f"skipped: {title}{where}: {reason}"
 
 
 def _reason(paper: Paper, resolutions: dict[int, Resolution]) -> str | None:
@@ -566,6 +589,11 @@ def _report_add(
                 f"= {present.key}  {present.paper.title}  "
                 f"(already in {outcome.path.name}:{present.line}, {present.reason}{merged})"
             )
+    shown = outcome.skipped if verbose else outcome.skipped[:MAX_FAILURE_LINES]
+    for skipped in shown:
+        _err(_skip_warning(skipped.paper, skipped.reason))
+    if len(outcome.skipped) > len(shown):
+        _err(f"… and {len(outcome.skipped) - len(shown)} more skipped (-v or --json shows all)")
     unresolved = outcome.unresolved
     if unresolved and not offline:
         _failures(
@@ -590,6 +618,8 @@ def _report_add(
         parts.append(f"tags merged into {retagged}")
     if unresolved:
         parts.append(f"{len(unresolved)} unresolved")
+    if outcome.skipped:
+        parts.append(f"{len(outcome.skipped)} skipped")
     summary = ", ".join(parts)
     if requests:
         summary += f" ({plural(requests, 'request')})"
@@ -600,14 +630,16 @@ def _report_add(
     else:
         summary += f" in {outcome.path}"
     _err(summary)
+    # A skipped paper was not written, whether or not the run was offline.
+    code = 1 if outcome.skipped else 0
     if not unresolved:
-        return 0
+        return code
     if offline:
         _err(
             f"{len(unresolved)} entr{'y awaits' if len(unresolved) == 1 else 'ies await'} "
             "resolution: run `readlist resolve` when online."
         )
-        return 0
+        return code
     _err("They were written from the listing alone; `readlist resolve` retries them.")
     return 1
 
@@ -960,9 +992,10 @@ def add(
             ),
         )
     if to_zotero:
-        from readlist.citekey import make_citekey
+        from readlist.bibtex import check_writable
+        from readlist.citekey import KeySet, make_citekey
 
-        taken: set[str] = set()
+        taken = KeySet()
         triples = []
         held_back = 0
         for paper in papers:
@@ -971,10 +1004,17 @@ def add(
                 if verbose:
                     _err(f"not sent to Zotero (unresolved): {paper.title}")
                 continue
+            try:
+                check_writable(paper)
+            except UnsafeTextError as exc:
+                if not to_bib:  # the .bib report already named it
+                    _err(_skip_warning(paper, str(exc)))
+                code = 1
+                continue
             key = keys.get(id(paper)) or make_citekey(
                 paper, config.bibtex.citekey, lowercase=config.bibtex.lowercase_keys, taken=taken
             )
-            taken.add(key.lower())
+            taken.add(key)
             triples.append((key, paper, paper.tags))
         if held_back:
             _err(

@@ -32,6 +32,8 @@ DOI_API_URL = "https://doi.org"
 # arXiv's API terms of use: no more than one request every three seconds.
 ARXIV_MIN_DELAY = 3.0
 MAX_CONCURRENCY = 16
+# The most retries `[arxiv] max_retries` allows: each waits twice as long as the one before.
+MAX_RETRIES = 8
 CITEKEY_PLACEHOLDERS: tuple[str, ...] = ("auth", "authors", "year", "shorttitle", "title", "eprint")
 TAGGING_FIELDS: tuple[str, ...] = ("title", "abstract")
 SECRET_MASK = "********"
@@ -84,9 +86,10 @@ class ArxivConfig:
 
     api_url: str = ARXIV_API_URL
     delay_seconds: float = ARXIV_MIN_DELAY
-    timeout_seconds: float = 30.0
+    timeout_seconds: float = 30.0  # for the whole answer of one request
     contact: str = ""  # an e-mail address or URL for the User-Agent
     pdf_url: str = ARXIV_PDF_URL  # where `--attach-pdf` downloads <pdf_url>/<id> from
+    max_retries: int = 4  # after arXiv's own 429/503/5xx; stalls and HTML pages get one
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,9 @@ class _Invalid(Exception):
 
 @dataclass(frozen=True)
 class _Option:
-    kind: Literal["citekey", "line", "path", "bool", "number", "int", "choice", "list", "url", "id"]
+    kind: Literal[
+        "citekey", "line", "path", "bool", "number", "int", "count", "choice", "list", "url", "id"
+    ]
     choices: tuple[str, ...] = ()
     secret: bool = False
 
@@ -171,6 +176,7 @@ _SCHEMA: dict[str, dict[str, _Option]] = {
         "pdf_url": _Option("url"),
         "delay_seconds": _Option("number"),
         "timeout_seconds": _Option("number"),
+        "max_retries": _Option("count"),
         "contact": _Option("line"),
     },
     "huggingface": {
@@ -527,6 +533,7 @@ def _build(
         pdf_url=get("arxiv.pdf_url", ARXIV_PDF_URL),
         delay_seconds=float(get("arxiv.delay_seconds", ARXIV_MIN_DELAY)),
         timeout_seconds=float(get("arxiv.timeout_seconds", ArxivConfig.timeout_seconds)),
+        max_retries=get("arxiv.max_retries", ArxivConfig.max_retries),
         contact=get("arxiv.contact", ""),
     )
     huggingface = HuggingFaceConfig(
@@ -586,6 +593,12 @@ def _convert(option: _Option, raw: object) -> object:
             raise _Invalid(f"expected an integer, got {_describe(raw)}")
         if not 1 <= raw <= MAX_CONCURRENCY:
             raise _Invalid(f"must be between 1 and {MAX_CONCURRENCY}, got {raw}")
+        return raw
+    if kind == "count":
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise _Invalid(f"expected an integer, got {_describe(raw)}")
+        if not 0 <= raw <= MAX_RETRIES:
+            raise _Invalid(f"must be between 0 and {MAX_RETRIES}, got {raw}")
         return raw
     if kind == "list":
         if not isinstance(raw, list | tuple) or not all(isinstance(i, str) for i in raw):

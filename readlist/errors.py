@@ -47,6 +47,15 @@ class BibFileError(ReadlistError):
         super().__init__(f"{where}: {message}")
 
 
+class UnsafeTextError(ReadlistError):
+    """A paper's text cannot be written as BibTeX that is sure to compile (`add` skips it)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"its {field} {message}")
+
+
 class SelectionError(ReadlistError):
     """A --pick/--match selection does not fit the listing."""
 

@@ -3,9 +3,68 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+
+import httpx
+
+# The largest answer read: arXiv's 2,000 entries of a few kilobytes each, with room to spare.
+MAX_RESPONSE_BYTES = 64_000_000
+# Headers that describe the body as it travelled, not the decoded body `send_within` returns.
+_TRANSFER_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+class Stalled(httpx.ReadTimeout):
+    """The answer did not finish within the deadline, though bytes may have arrived."""
+
+    def __init__(self, received: int, request: httpx.Request) -> None:
+        self.received = received
+        super().__init__(f"{received} bytes received", request=request)
+
+
+def send_within(
+    client: httpx.Client,
+    request: httpx.Request,
+    seconds: float,
+    *,
+    clock: Callable[[], float],
+    max_bytes: int = MAX_RESPONSE_BYTES,
+) -> httpx.Response:
+    """Send `request` and read the whole answer within `seconds` of now, else raise `Stalled`.
+
+    httpx's timeouts bound each read, so a server trickling a byte at a time would otherwise
+    hold the request open for ever. A body over `max_bytes` raises httpx.DecodingError. The
+    response returned holds the decoded body, ready for `.content`.
+    """
+    started = clock()
+    response = client.send(request, stream=True)
+    try:
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if clock() - started > seconds:
+                raise Stalled(len(body), request)
+            if len(body) > max_bytes:
+                raise httpx.DecodingError(
+                    f"the answer is larger than {max_bytes // 1_000_000} MB", request=request
+                )
+        if clock() - started > seconds:
+            raise Stalled(len(body), request)
+    finally:
+        response.close()
+    headers = [
+        (name, value)
+        for name, value in response.headers.multi_items()
+        if name.lower() not in _TRANSFER_HEADERS
+    ]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=bytes(body),
+        request=request,
+        extensions=response.extensions,
+    )
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:

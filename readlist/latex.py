@@ -161,8 +161,27 @@ _SYMBOLS = {
 # Formatting wrappers whose argument is kept and the formatting dropped.
 _WRAPPERS = _names(
     "textbf textit emph texttt textsc textrm textsf textsl textup textmd textnormal "
-    "underline mbox text textsuperscript textsubscript"
+    "underline mbox text textsuperscript textsubscript ensuremath"
 )
+
+
+def _greek_letters() -> dict[str, str]:
+    """Map Greek letter macros (``alpha``, ``Omega``, ``varphi``) to their characters."""
+    letters: dict[str, str] = {}
+    for char in map(chr, range(0x391, 0x3D7)):
+        name = unicodedata.name(char, "")
+        cases = (("GREEK SMALL LETTER ", str.lower), ("GREEK CAPITAL LETTER ", str.title))
+        for prefix, case in cases:
+            if name.startswith(prefix) and name[len(prefix) :].isalpha():
+                letters.setdefault(case(name[len(prefix) :]), char)
+    letters.update({"varepsilon": "\u03b5", "vartheta": "\u03d1", "varphi": "\u03c6"})
+    letters.update({"varpi": "\u03d6", "varrho": "\u03f1", "varsigma": "\u03c2"})
+    letters.update({"lambda": "\u03bb", "Lambda": "\u039b"})  # Unicode spells it LAMDA
+    return letters
+
+
+_GREEK = _greek_letters()
+_MATH_ACCENT_NAMES = _names("acute grave tilde bar dot ddot hat breve check vec mathring")
 
 # Control symbols that only adjust spacing or hyphenation.
 _SPACING = {" ": " ", ",": " ", ";": " ", ":": " ", "\\": " ", "!": "", "-": "", "/": "", "@": ""}
@@ -287,6 +306,14 @@ _RAW_EXCLUDED = frozenset("\u00ad\u00b8ĦħĸĿŀŉŦŧſ")
 _CONTROL_WORD = re.compile(r"[A-Za-z]+")
 _MACRO_NAME = re.compile(r"\\([A-Za-z]+|.)")
 
+# Hostile input (thousands of nested groups, megabytes on one line) must cost linear time and
+# bounded stack. Formatting wrappers (``\\textbf{\\emph{...}}``) are decoded this many levels
+# deep; deeper ones are kept as text. Math nests at most this many atoms deep (``\\frac`` in
+# ``\\frac``, ``x^{y^{z}}``, ``{{x}}``); deeper math is printed as text. Real titles and
+# abstracts stay far below both.
+MAX_TEX_NESTING = 16
+MAX_MATH_NESTING = 24
+
 
 # --- public API ------------------------------------------------------------------------------
 
@@ -330,9 +357,13 @@ def decode(text: str) -> list[tuple[bool, str]]:
     return _parse(_clean(text))
 
 
-def plain_text(text: str) -> str:
-    """Return `text` with the TeX markup we understand decoded to plain Unicode."""
-    return "".join(content for _, content in _parse(_clean(text)))
+def plain_text(text: str, *, field: bool = False) -> str:
+    """Return `text` with the TeX markup we understand decoded to plain Unicode.
+
+    With `field`, `text` is a BibTeX field value: its bare braces only group, and are dropped
+    (a literal brace is written ``\\{`` or ``{\\textbraceleft}`` and stays).
+    """
+    return "".join(content for _, content in _Decoder(_clean(text), field=field).run())
 
 
 def brace_depth_ok(value: str) -> bool:
@@ -369,18 +400,67 @@ def _clean(text: str) -> str:
 # --- step 1: decode the TeX we understand ----------------------------------------------------
 
 
-def _parse(text: str) -> list[_Piece]:
+def _parse(text: str, depth: int = 0) -> list[_Piece]:
     """Split `text` into plain-text and validated-math pieces, decoding known TeX."""
-    return _Decoder(text).run()
+    return _Decoder(text, depth).run()
+
+
+class _Groups:
+    """The balanced ``{...}`` groups of a text, found in one pass when first asked for.
+
+    Reading each group by scanning forward would cost quadratic time on ``\\x{\\x{\\x{...``.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._close: dict[int, int] | None = None
+
+    def read(self, i: int) -> tuple[str, int] | None:
+        """Read the group opening at ``text[i]``; return (content, next index), else None.
+
+        A backslash escapes the character after it, as TeX source does. Callers only ask
+        at a ``{`` not preceded by a backslash, so the one left-to-right pass pairs
+        backslashes the same way a scan from `i` would.
+        """
+        if self._close is None:
+            self._close = {}
+            opened: list[int] = []
+            text, j, n = self.text, 0, len(self.text)
+            while j < n:
+                char = text[j]
+                if char == "\\":
+                    j += 2
+                    continue
+                if char == "{":
+                    opened.append(j)
+                elif char == "}" and opened:
+                    self._close[opened.pop()] = j
+                j += 1
+        end = self._close.get(i)
+        return None if end is None else (self.text[i + 1 : end], end + 1)
 
 
 class _Decoder:
     """One left-to-right pass over TeX-ish text, collecting `_Piece`s."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, depth: int = 0, *, field: bool = False) -> None:
         self.text = text
+        self.depth = depth  # how many formatting wrappers this text sits in
+        self.field = field  # BibTeX field text: bare braces group and are dropped
         self.pieces: list[_Piece] = []
         self.buf: list[str] = []
+        self.groups = _Groups(text)
+        # needle -> (searched from, found at): each `\\(`/`\\[` closer is searched for once.
+        self._found: dict[str, tuple[int, int]] = {}
+
+    def find(self, needle: str, start: int) -> int:
+        """Return ``text.find(needle, start)``, reusing the previous answer when it holds."""
+        cached = self._found.get(needle)
+        if cached is not None and cached[0] <= start and (cached[1] == -1 or cached[1] >= start):
+            return cached[1]
+        found = self.text.find(needle, start)
+        self._found[needle] = (start, found)
+        return found
 
     def run(self) -> list[_Piece]:
         text, i = self.text, 0
@@ -397,7 +477,8 @@ class _Decoder:
             elif char == "\\":
                 i = self.backslash(i)
             else:
-                self.buf.append(char)
+                if not (self.field and char in "{}"):
+                    self.buf.append(char)
                 i += 1
         self.flush()
         merged: list[_Piece] = []
@@ -419,7 +500,7 @@ class _Decoder:
 
     def nested(self, text: str) -> None:
         self.flush()
-        self.pieces.extend(_parse(text))
+        self.pieces.extend(_Decoder(text, self.depth + 1, field=self.field).run())
 
     def backslash(self, i: int) -> int:
         """Decode the control sequence at ``text[i]``; return the index after it."""
@@ -432,7 +513,7 @@ class _Decoder:
             buf.append(nxt)
             return i + 2
         if nxt in "([":
-            end = text.find("\\)" if nxt == "(" else "\\]", i + 2)
+            end = self.find("\\)" if nxt == "(" else "\\]", i + 2)
             math = _check_math(text[i + 2 : end]) if end != -1 else None
             if math is None:
                 buf.append("\\")
@@ -440,7 +521,7 @@ class _Decoder:
             self.math(math)
             return end + 2
         if nxt in _ACCENTS and not nxt.isalpha():
-            decoded = _read_accent(text, i + 2, nxt)
+            decoded = _read_accent(text, i + 2, nxt, self.groups)
             if decoded is None:
                 # ``models\' decisions``: an escaped quote, not an accent.
                 buf.append(nxt)
@@ -460,7 +541,7 @@ class _Decoder:
         """Decode control word ``\\word`` ending at `end`; return the index after it."""
         text, buf = self.text, self.buf
         if word in _LETTER_ACCENTS:
-            decoded = _read_accent(text, end, word)
+            decoded = _read_accent(text, end, word, self.groups)
             if decoded is not None:
                 buf.append(decoded[0])
                 return decoded[1]
@@ -473,27 +554,36 @@ class _Decoder:
             if text.startswith("{}", end):
                 return end + 2
             return end + 1 if text.startswith(" ", end) else end
+        if self.field and word in _MATH_ACCENT_NAMES:
+            # ``{\\ensuremath{\\acute\\alpha}}``: the letter reads back, its accent is lost.
+            return end
+        if self.field and word in _GREEK:
+            # What `_encode_char` writes for Greek (``{\\ensuremath{\\alpha}}``) reads back.
+            buf.append(_GREEK[word])
+            return end + 2 if text.startswith("{}", end) else end
         if word in _SYMBOLS:
             buf.append(_SYMBOLS[word])
             return end + 2 if text.startswith("{}", end) else end
-        first = _read_group(text, end) if text.startswith("{", end) else None
-        if first is not None:
-            if word == "url":
-                buf.append(_unescape_url(first[0]))
-                return first[1]
-            if word in _WRAPPERS:
-                self.nested(first[0])
-                return first[1]
+        first = self.groups.read(end) if text.startswith("{", end) else None
+        if first is not None and word == "url":
+            buf.append(_unescape_url(first[0]))
+            return first[1]
+        if first is not None and self.depth < MAX_TEX_NESTING:
             if word == "ensuremath":
                 math = _check_math(first[0])
                 if math is not None:
                     self.math(math)
                     return first[1]
-            second = _read_group(text, first[1]) if text.startswith("{", first[1]) else None
+            if word in _WRAPPERS:
+                self.nested(first[0])
+                return first[1]
+            second = self.groups.read(first[1]) if text.startswith("{", first[1]) else None
             if word == "href" and second is not None:
                 url = _unescape_url(first[0])
-                self.nested(second[0])
-                if plain_text(second[0]).strip() != url:
+                label = _Decoder(second[0], self.depth + 1, field=self.field).run()
+                self.flush()
+                self.pieces.extend(label)
+                if "".join(content for _, content in label).strip() != url:
                     buf.append(f" ({url})")
                 return second[1]
         if word in _TEXT_MACROS_OK:
@@ -516,7 +606,7 @@ def _decode_symbol(word: str) -> str:
     return decoded if len(decoded) == 1 and not decoded.isascii() else ""
 
 
-def _read_accent(text: str, i: int, accent: str) -> tuple[str, int] | None:
+def _read_accent(text: str, i: int, accent: str, groups: _Groups) -> tuple[str, int] | None:
     """Read the argument of accent macro `accent` at ``text[i:]``; return (char, next index)."""
     n = len(text)
     j = i
@@ -524,7 +614,7 @@ def _read_accent(text: str, i: int, accent: str) -> tuple[str, int] | None:
         j += 1
     base: str | None = None
     if j < n and text[j] == "{":
-        group = _read_group(text, j)
+        group = groups.read(j)
         if group is None:
             return None
         inner, end = group
@@ -551,25 +641,6 @@ def _read_accent(text: str, i: int, accent: str) -> tuple[str, int] | None:
     if base is None:
         return None
     return unicodedata.normalize("NFC", base + _ACCENTS[accent]), j
-
-
-def _read_group(text: str, i: int) -> tuple[str, int] | None:
-    """Read the balanced ``{...}`` group at ``text[i]``; return (content, next index)."""
-    depth = 0
-    j = i
-    while j < len(text):
-        char = text[j]
-        if char == "\\":
-            j += 2
-            continue
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1 : j], j + 1
-        j += 1
-    return None
 
 
 def _unescape_url(url: str) -> str:
@@ -605,43 +676,66 @@ def _scan_dollar_math(text: str, i: int) -> tuple[str, int] | None:
     return None if math is None else (math, j + 1)
 
 
-def _tokenize_math(src: str) -> list[str] | None:
-    """Split math source into characters and control sequences (``\\alpha``, ``\\,``)."""
-    tokens: list[str] = []
-    i = 0
-    while i < len(src):
-        char = src[i]
-        if char == "\\":
+# A lone backslash at the end of math: a token no whitelist holds, so the check fails there.
+_BAD_TOKEN = "\\"
+
+
+class _MathTokens:
+    """Math source split into characters and control sequences (``\\alpha``, ``\\,``) on demand.
+
+    Splitting lazily lets a check that fails early (as it does on most text between two
+    ``\\(``) cost only the tokens it read.
+    """
+
+    def __init__(self, src: str) -> None:
+        self.src = src
+        self.end = 0  # where the next token starts in `src`
+        self.tokens: list[str] = []
+
+    def get(self, index: int) -> str | None:
+        """Return token number `index`, or None past the end."""
+        src = self.src
+        while len(self.tokens) <= index:
+            i = self.end
+            if i >= len(src):
+                return None
+            if src[i] != "\\":
+                self.tokens.append(src[i])
+                self.end = i + 1
+                continue
             match = _CONTROL_WORD.match(src, i + 1)
             if match:
-                tokens.append("\\" + match.group())
-                i = match.end()
+                self.tokens.append("\\" + match.group())
+                self.end = match.end()
             elif i + 1 < len(src):
-                tokens.append(src[i : i + 2])
-                i += 2
+                self.tokens.append(src[i : i + 2])
+                self.end = i + 2
             else:
-                return None
-        else:
-            tokens.append(char)
-            i += 1
-    return tokens
+                self.tokens.append(_BAD_TOKEN)
+                self.end = i + 1
+        return self.tokens[index]
 
 
 class _MathChecker:
-    """Recursive-descent check that math compiles in base LaTeX; rebuilds it as it goes."""
+    """Recursive-descent check that math compiles in base LaTeX; rebuilds it as it goes.
 
-    def __init__(self, tokens: list[str]) -> None:
-        self.tokens = tokens
+    Nesting deeper than `MAX_MATH_NESTING` fails the check, which bounds the recursion.
+    """
+
+    def __init__(self, src: str) -> None:
+        self.tokens = _MathTokens(src)
         self.pos = 0
+        self.depth = 0
         self.out: list[str] = []
 
     def peek(self) -> str | None:
-        while self.pos < len(self.tokens) and self.tokens[self.pos] == " ":
+        while self.tokens.get(self.pos) == " ":
             self.pos += 1
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+        return self.tokens.get(self.pos)
 
     def take(self) -> str:
-        token = self.tokens[self.pos]
+        token = self.tokens.get(self.pos)
+        assert token is not None, "take() after peek() returned None"
         self.pos += 1
         return token
 
@@ -689,6 +783,15 @@ class _MathChecker:
         return self.check_atom()
 
     def check_atom(self) -> bool:
+        if self.depth >= MAX_MATH_NESTING:
+            return False
+        self.depth += 1
+        try:
+            return self._check_atom()
+        finally:
+            self.depth -= 1
+
+    def _check_atom(self) -> bool:
         token = self.peek()
         if token is None:
             return False
@@ -726,9 +829,9 @@ class _MathChecker:
             return False
         self.take()
         text: list[str] = []
-        while self.pos < len(self.tokens) and self.tokens[self.pos] != "}":
+        while (token := self.tokens.get(self.pos)) is not None and token != "}":
             text.append(self.take())
-        if self.pos >= len(self.tokens) or not _MATH_TEXT_CHARS.fullmatch("".join(text)):
+        if token is None or not _MATH_TEXT_CHARS.fullmatch("".join(text)):
             return False
         self.take()
         self.write(f"\\{command}{{{''.join(text)}}}")
@@ -740,10 +843,7 @@ def _check_math(src: str) -> str | None:
     src = src.strip()
     if not src:
         return None
-    tokens = _tokenize_math(src)
-    if tokens is None:
-        return None
-    checker = _MathChecker(tokens)
+    checker = _MathChecker(src)
     if not checker.check_list(in_group=False):
         return None
     math = "".join(checker.out)
@@ -784,6 +884,7 @@ def _encode_text(text: str, *, ascii_only: bool, name: bool = False) -> str:
     """Encode plain text: ASCII specials escaped, non-ASCII exact (LaTeX or UTF-8)."""
     out: list[str] = []
     clusters = list(_clusters(text))
+    url_words: list[bool] | None = None  # per cluster: in a word holding "/" or "@"
     for index, cluster in enumerate(clusters):
         if (
             name
@@ -794,7 +895,9 @@ def _encode_text(text: str, *, ascii_only: bool, name: bool = False) -> str:
             continue
         if cluster.isascii() and len(cluster) == 1:
             if cluster == "~" and _is_tie(clusters, index):
-                out.append("~")
+                if url_words is None:
+                    url_words = _url_words(clusters)
+                out.append("{\\textasciitilde}" if url_words[index] else "~")
             else:
                 out.append(_ASCII_ESCAPES.get(cluster, cluster))
             continue
@@ -825,19 +928,28 @@ def _starts_with_letter(encoded: str) -> bool:
 
 
 def _is_tie(clusters: list[str], index: int) -> bool:
-    """Tell whether the ``~`` at `index` is a TeX tie (``e.g.~the``) rather than a tilde."""
+    """Tell whether the ``~`` at `index` sits where a TeX tie would (``e.g.~the``).
+
+    It is still a tilde when its word is a URL or path (see `_url_words`).
+    """
     before = clusters[index - 1] if index > 0 else ""
     after = clusters[index + 1] if index + 1 < len(clusters) else ""
-    if not ((before.isalnum() or before in (".", ",", ";", ":", ")")) and after.isalpha()):
-        return False
-    # In a URL or path (https://host/~user, a/b~c) a tilde is a tilde.
-    start = index
-    while start > 0 and clusters[start - 1] != " ":
-        start -= 1
-    end = index
-    while end < len(clusters) and clusters[end] != " ":
-        end += 1
-    return not any(char in ("/", "@") for char in clusters[start:end])
+    return (before.isalnum() or before in (".", ",", ";", ":", ")")) and after.isalpha()
+
+
+def _url_words(clusters: list[str]) -> list[bool]:
+    """Mark the clusters of each space-separated word holding "/" or "@" (a URL, a path).
+
+    One pass for the whole text, so that a megabyte of ``a~b~c`` costs linear time.
+    """
+    marks = [False] * len(clusters)
+    start = 0
+    for end in range(len(clusters) + 1):
+        if end == len(clusters) or clusters[end] == " ":
+            if any(char in ("/", "@") for char in clusters[start:end]):
+                marks[start:end] = [True] * (end - start)
+            start = end + 1
+    return marks
 
 
 def _is_raw_ok(char: str) -> bool:
@@ -989,10 +1101,13 @@ def _render_title_word(word: list[_Piece], *, ascii_only: bool) -> str:
         content = core[-1][1]
         stripped = content.rstrip(_TRAILING_PUNCT)
         # Keep a closing bracket with its opener: {GPT-4V(ision)}, not {GPT-4V(ision}).
+        unclosed = {")": stripped.count("(") - stripped.count(")")}
+        unclosed["]"] = stripped.count("[") - stripped.count("]")
         while stripped != content and content[len(stripped)] in ")]":
-            opener = "(" if content[len(stripped)] == ")" else "["
-            if stripped.count(opener) <= stripped.count(content[len(stripped)]):
+            closer = content[len(stripped)]
+            if unclosed[closer] <= 0:
                 break
+            unclosed[closer] -= 1
             stripped = content[: len(stripped) + 1]
         trail, core[-1] = content[len(stripped) :], (False, stripped)
     inner = _render([piece for piece in core if piece[1]], ascii_only=ascii_only)

@@ -23,7 +23,7 @@ from readlist.bibfile import (
     write_atomic,
 )
 from readlist.config import BibtexConfig
-from readlist.errors import BibFileError
+from readlist.errors import BibFileError, UnsafeTextError
 from readlist.models import Listing, Paper, Venue
 from readlist.normalize import normalize_whitespace
 from readlist.resolve import Resolver
@@ -53,11 +53,20 @@ class Present:
     completed: bool = False  # an unresolved entry, rewritten in place with `paper`
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A paper left out because its text cannot be written safely; `reason` says why."""
+
+    paper: Paper
+    reason: str
+
+
 @dataclass
 class AddOutcome:
     path: Path
     added: list[Added] = field(default_factory=list)
     present: list[Present] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
     text: str = ""  # the BibTeX appended, for --dry-run and tests
     written: bool = False
 
@@ -119,9 +128,10 @@ def add_papers(
     DOI, or the same normalized title. With `merge_tags`, its new tags are merged into that
     entry's `keywords` in place. Existing keys are never renamed; new keys avoid them.
     `preferred_keys` (parallel to `papers`) are used when free, e.g. a Zotero item's own
-    citation key; otherwise the key formula decides.
+    citation key; otherwise the key formula decides. A paper whose text cannot be written
+    safely (`bibtex.check_writable`) is skipped and listed in `skipped`; the rest are added.
     """
-    from readlist.citekey import make_citekey
+    from readlist.citekey import KeySet, make_citekey
     from readlist.tags import merge_tags as union_tags
 
     outcome = AddOutcome(path=path)
@@ -130,9 +140,9 @@ def add_papers(
         index = BibIndex(bib.entries)
         # BibTeX may read entries bibtexparser does not (inside an `@comment{...}` body, say);
         # a new key equal to one of those would be a "Repeated entry" that BibTeX skips.
-        taken = set(index.keys_folded)
-        if papers:
-            taken |= bib.bibtex_view.keys_folded
+        taken = KeySet(
+            index.keys_folded | bib.bibtex_view.keys_folded if papers else index.keys_folded
+        )
         eol = bib.eol
         new_texts: list[str] = []
         # key -> (entry, tags to append to its keywords), for --merge-tags
@@ -154,7 +164,10 @@ def add_papers(
                     # The same paper twice in one run, resolved the second time: write that.
                     first = outcome.added[earlier].paper
                     done = replace(paper, tags=union_tags(first.tags, paper.tags))
-                    new_texts[earlier] = _format(done, entry.key, options, eol)
+                    try:
+                        new_texts[earlier] = _format(done, entry.key, options, eol)
+                    except UnsafeTextError:
+                        done = first  # the record found cannot be written: keep the first
                     outcome.added[earlier] = Added(entry.key, done)
                     index.add(_placeholder_entry(entry.key, done))
                     outcome.present.append(Present(entry.key, paper, reason, entry.line))
@@ -180,16 +193,21 @@ def add_papers(
                 outcome.present.append(Present(entry.key, paper, reason, entry.line, added_tags))
                 continue
             wanted = preferred_keys[position] if position < len(preferred_keys) else None
-            if wanted and _KEY_OK.fullmatch(wanted) and wanted.lower() not in taken:
+            if wanted and _KEY_OK.fullmatch(wanted) and wanted not in taken:
                 key = wanted
             else:
                 key = make_citekey(
                     paper, options.citekey, lowercase=options.lowercase_keys, taken=taken
                 )
-            taken.add(key.lower())
-            index.add(_placeholder_entry(key, paper))
+            try:
+                text = _format(paper, key, options, eol)
+            except UnsafeTextError as exc:
+                outcome.skipped.append(Skipped(paper, str(exc)))
+                continue
+            taken.add(key)
+            index.add(_placeholder_entry(key, paper), tex=False)
             appended[key] = len(new_texts)
-            new_texts.append(_format(paper, key, options, eol))
+            new_texts.append(text)
             outcome.added.append(Added(key, paper))
 
         edits = [
@@ -422,7 +440,13 @@ def plain_field(value: str) -> str:
         return value.replace("{", "").replace("}", "")
     from pylatexenc.latex2text import LatexNodes2Text
 
-    return LatexNodes2Text(math_mode="verbatim").latex_to_text(value)
+    try:
+        # pylatexenc recurses once per nested group: a hostile .bib could exhaust the stack.
+        return str(LatexNodes2Text(math_mode="verbatim").latex_to_text(value))
+    except RecursionError:
+        from readlist.latex import plain_text
+
+        return plain_text(value, field=True)
 
 
 def plain_tags(entry: BibEntry) -> list[str]:
@@ -468,7 +492,13 @@ def resolve_in_place(
             paper = replace(
                 dated(result.paper, date), tags=merge_tags(plain_tags(entry), result.paper.tags)
             )
-            edits.append((entry.start, entry.end, _format(paper, entry.key, options, bib.eol)))
+            try:
+                text = _format(paper, entry.key, options, bib.eol)
+            except UnsafeTextError as exc:
+                # A mirror's hostile record: the entry stays as it was, the others go on.
+                outcome.unresolved.append((entry.key, f"the record found cannot be written: {exc}"))
+                continue
+            edits.append((entry.start, entry.end, text))
             outcome.resolved.append((entry.key, paper))
         _check_encoding(bib, [replacement for _, _, replacement in edits])
         if edits and not dry_run:

@@ -188,7 +188,7 @@ def normalize_title(title: str) -> str:
         from readlist.latex import decode
 
         title = "".join(
-            _strip_tex(content) if is_math else _strip_decoded(_symbols_as_words(content))
+            _math_words(content) if is_math else _strip_decoded(_symbols_as_words(content))
             for is_math, content in decode(title)
         )
         text = title.casefold()
@@ -200,6 +200,16 @@ def normalize_title(title: str) -> str:
         text = "".join(ch for ch in text if not unicodedata.combining(ch))
         text = text.translate(_FOLD)
     return _NON_ALNUM_RE.sub(" ", text).strip()
+
+
+def _math_words(source: str) -> str:
+    """Math as title words: a symbol macro (``\\gamma``) is a word of its own, as the letter
+    γ is in plain text; anything else (``^3``) keeps to its neighbours (``AstroM$^3$``)."""
+    stripped = source.strip()
+    words = _strip_tex(source)
+    if len(stripped) > 1 and stripped[0] == "\\" and stripped[1].isalpha():
+        return f" {words} "
+    return words
 
 
 def normalize_whitespace(text: str) -> str:

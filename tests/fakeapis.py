@@ -187,7 +187,7 @@ class RecordedRequest:
 class Fault:
     """A misbehaviour queued with `inject`, used up by the next matching request."""
 
-    kind: Literal["status", "timeout", "body", "drop"]
+    kind: Literal["status", "timeout", "body", "drop", "trickle"]
     code: int = 200
     payload: bytes = b""
     content_type: str = "text/plain; charset=utf-8"
@@ -225,6 +225,21 @@ class Fault:
     ) -> Fault:
         """Answer `code` with these exact bytes: malformed or hostile XML, HTML, nothing."""
         return cls("body", code, data, content_type, path=path)
+
+    @classmethod
+    def trickle(
+        cls,
+        seconds: float,
+        *,
+        every: float = 0.1,
+        content_type: str = "application/atom+xml; charset=utf-8",
+        path: str | None = None,
+    ) -> Fault:
+        """Send the headers at once, then one byte of a feed every `every` s for `seconds` s."""
+        return cls(
+            "trickle", payload=b" " * max(1, int(seconds / every)), content_type=content_type,
+            delay=every, path=path,
+        )  # fmt: skip
 
     @classmethod
     def drop(cls, *, path: str | None = None) -> Fault:
@@ -439,6 +454,10 @@ class _FakeServer:
                     if not self._wait(handler.connection, fault.delay):
                         handler.close_connection = True
                         return  # the client hung up while we stalled
+                elif fault.kind == "trickle":
+                    handler.close_connection = True
+                    self._trickle(handler, fault)
+                    return
                 else:
                     response = _Response(
                         fault.code, fault.payload, fault.content_type, dict(fault.headers)
@@ -462,6 +481,19 @@ class _FakeServer:
                 self.in_flight -= 1
                 if not ended:  # dropped, or the client hung up
                     self._ended(time.monotonic())
+
+    def _trickle(self, handler: _Handler, fault: Fault) -> None:
+        """Answer 200 with a body that arrives one byte per `fault.delay` seconds."""
+        handler.send_response(200)
+        handler.send_header("Content-Type", fault.content_type)
+        handler.send_header("Content-Length", str(len(fault.payload)))
+        handler.end_headers()
+        handler.wfile.flush()
+        for index in range(len(fault.payload)):
+            if not self._wait(handler.connection, fault.delay):
+                return  # the client gave up on us
+            handler.wfile.write(fault.payload[index : index + 1])
+            handler.wfile.flush()
 
     def _wait(self, sock: socket.socket, seconds: float) -> bool:
         """Stall for `seconds`; return False early if the client hangs up or the server stops."""

@@ -482,15 +482,27 @@ def test_no_retries_at_all(http: MakeClient, clock: FakeClock) -> None:
     assert clock.sleeps == []
 
 
-def test_timeouts_are_retried(http: MakeClient, clock: FakeClock) -> None:
+def test_a_timeout_is_retried_once(http: MakeClient, clock: FakeClock) -> None:
+    server = FakeArxiv(clock, [httpx.ReadTimeout("slow"), echo_ids], duration=30.0)
+    result = arxiv(http, clock, server).fetch_ids(new_ids(1))
+    assert list(result) == ["2401.00001"]
+    assert clock.sleeps == [10.0]
+    # The backoff counts from the end of the failed (timed-out) request.
+    assert server.seen[1].start - server.seen[0].end == 10.0
+
+
+def test_a_second_timeout_gives_up_whatever_max_retries_says(
+    http: MakeClient, clock: FakeClock
+) -> None:
     server = FakeArxiv(
         clock, [httpx.ReadTimeout("slow"), httpx.ConnectTimeout("slow"), echo_ids], duration=30.0
     )
-    result = arxiv(http, clock, server).fetch_ids(new_ids(1))
-    assert list(result) == ["2401.00001"]
-    assert clock.sleeps == [10.0, 20.0]
-    # The backoff counts from the end of the failed (timed-out) request.
-    assert server.seen[1].start - server.seen[0].end == 10.0
+    with pytest.raises(ArxivError) as info:
+        arxiv(http, clock, server, max_retries=4).fetch_ids(new_ids(1))
+    assert info.value.message == (
+        "no answer within 30 s (ConnectTimeout); gave up after 2 attempts"
+    )
+    assert clock.sleeps == [10.0]
 
 
 def test_persistent_connection_failure(http: MakeClient, clock: FakeClock) -> None:
@@ -498,8 +510,8 @@ def test_persistent_connection_failure(http: MakeClient, clock: FakeClock) -> No
     with pytest.raises(ArxivError) as info:
         arxiv(http, clock, server, max_retries=2).fetch_ids(new_ids(1))
     assert info.value.status is None
-    assert info.value.message == "connection failed: connection refused; gave up after 3 attempts"
-    assert clock.sleeps == [10.0, 20.0]
+    assert info.value.message == "connection failed: connection refused; gave up after 2 attempts"
+    assert clock.sleeps == [10.0]
 
 
 def test_persistent_timeout_message(http: MakeClient, clock: FakeClock) -> None:
@@ -743,3 +755,108 @@ def test_bad_arguments(http: MakeClient, clock: FakeClock) -> None:
 )
 def test_user_agent(contact: str, expected: str) -> None:
     assert user_agent("0.1.0", contact) == expected
+
+
+# --- hostile answers: stalls, trickles, proxy pages; the backoff floor ------------------------
+
+
+def trickle(clock: FakeClock, chunks: int, seconds_each: float) -> httpx.Response:
+    """A 200 whose body arrives a few bytes at a time, `seconds_each` apart (by the clock)."""
+
+    def body() -> Iterator[bytes]:
+        for _ in range(chunks):
+            clock.now += seconds_each
+            yield b"<"
+
+    return httpx.Response(200, content=body(), headers={"content-type": "application/atom+xml"})
+
+
+def test_a_trickling_answer_is_cut_off_at_the_deadline(http: MakeClient, clock: FakeClock) -> None:
+    server = FakeArxiv(clock, [lambda _: trickle(clock, 10_000, 1.0)])
+    client = arxiv(http, clock, server, timeout_seconds=5.0)
+    with pytest.raises(ArxivError) as info:
+        client.fetch_ids(new_ids(1))
+    assert info.value.message == (
+        "no complete answer within 5 s (the server stalled after 6 bytes); gave up after 2 attempts"
+    )
+    assert len(server.seen) == 2
+    assert clock.sleeps == [10.0]  # one backoff; each attempt lasted 6 s on the clock
+
+
+def test_an_answer_slower_than_the_deadline_is_a_stall(http: MakeClient, clock: FakeClock) -> None:
+    server = FakeArxiv(clock, [echo_ids], duration=8.0)
+    with pytest.raises(ArxivError, match=r"no complete answer within 5 s \(the server stalled"):
+        arxiv(http, clock, server, timeout_seconds=5.0).fetch_ids(new_ids(1))
+    assert len(server.seen) == 2
+
+
+def test_a_proxy_error_page_is_retried_once_and_named(http: MakeClient, clock: FakeClock) -> None:
+    page = httpx.Response(
+        502, html="<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+    )
+    server = FakeArxiv(clock, [page])
+    with pytest.raises(ArxivError) as info:
+        arxiv(http, clock, server, max_retries=4).fetch_ids(new_ids(1))
+    assert info.value.status == 502
+    assert info.value.message == (
+        "HTTP 502 Bad Gateway (an HTML page (502 Bad Gateway)); gave up after 2 attempts"
+    )
+    assert clock.sleeps == [10.0]
+
+
+def test_after_giving_up_the_client_asks_no_more(http: MakeClient, clock: FakeClock) -> None:
+    down = httpx.Response(503, html="<html>down</html>")
+    server = FakeArxiv(clock, [down, down, echo_ids])
+    client = arxiv(http, clock, server)
+    with pytest.raises(ArxivError):
+        client.fetch_ids(new_ids(1))
+    asked = len(server.seen)
+    with pytest.raises(ArxivError) as info:
+        client.search_titles(["Another title"])
+    assert info.value.message.endswith("(earlier in this run; not asked again)")
+    assert "HTTP 503" in info.value.message
+    assert len(server.seen) == asked
+
+
+def test_an_oversized_answer_is_refused(
+    http: MakeClient, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import readlist.resolve.arxiv
+
+    monkeypatch.setattr(readlist.resolve.arxiv, "MAX_RESPONSE_BYTES", 100)
+    server = FakeArxiv(clock, [lambda _: trickle(clock, 1000, 0.0)])
+    with pytest.raises(ArxivError, match="larger than"):
+        arxiv(http, clock, server, max_retries=0).fetch_ids(new_ids(1))
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 1.0, 2.9])
+def test_backoff_never_drops_below_three_seconds(
+    http: MakeClient, clock: FakeClock, delay: float
+) -> None:
+    server = FakeArxiv(clock, [httpx.Response(500), httpx.Response(500), echo_ids])
+    arxiv(http, clock, server, delay_seconds=delay, backoff_cap_seconds=1.0).fetch_ids(new_ids(1))
+    assert clock.sleeps == [3.0, 3.0]
+    assert server.seen[1].start - server.seen[0].end == 3.0
+
+
+def test_backoff_doubles_from_the_floor_for_a_fast_mirror(
+    http: MakeClient, clock: FakeClock
+) -> None:
+    server = FakeArxiv(clock, [httpx.Response(500)])
+    with pytest.raises(ArxivError):
+        arxiv(http, clock, server, delay_seconds=0.05, max_retries=3).fetch_ids(new_ids(1))
+    assert clock.sleeps == [3.0, 6.0, 12.0]
+
+
+def test_short_retry_after_still_waits_the_floor(http: MakeClient, clock: FakeClock) -> None:
+    limited = httpx.Response(429, headers={"Retry-After": "0"})
+    server = FakeArxiv(clock, [limited, echo_ids])
+    arxiv(http, clock, server, delay_seconds=0.05).fetch_ids(new_ids(1))
+    assert clock.sleeps == [3.0]
+
+
+def test_long_retry_after_is_honoured_for_a_fast_mirror(http: MakeClient, clock: FakeClock) -> None:
+    limited = httpx.Response(503, headers={"Retry-After": "7"})
+    server = FakeArxiv(clock, [limited, echo_ids])
+    arxiv(http, clock, server, delay_seconds=0.05).fetch_ids(new_ids(1))
+    assert clock.sleeps == [7.0]

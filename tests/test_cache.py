@@ -356,3 +356,26 @@ def test_processes_write_concurrently(tmp_path: Path) -> None:
             "2404.00001",
         }
     assert not list(directory.glob("*.corrupt-*"))
+
+
+def test_a_repeated_not_found_keeps_the_first_expiry(cache: Cache, clock: FakeClock) -> None:
+    cache.put_lookup("key", None, reason="HF: no candidate")
+    first = clock.now
+    for _ in range(3):
+        clock.advance(DAY)
+        cache.put_lookup("key", None, reason="HF: no candidate (cached answer) (cached answer)")
+    found = cache.get_lookup("key")
+    assert found == Lookup(arxiv_id=None, reason="HF: no candidate", stored_at=first)
+    clock.advance(NOT_FOUND_TTL - 3 * DAY)  # a week after the first failure, not the last
+    assert cache.get_lookup("key") is None
+    cache.put_lookup("key", None, reason="still missing")
+    again = cache.get_lookup("key")
+    assert again is not None and (again.reason, again.stored_at) == ("still missing", clock.now)
+
+
+def test_a_found_answer_replaces_a_live_not_found(cache: Cache, clock: FakeClock) -> None:
+    cache.put_lookup("key", None, reason="not yet on arXiv")
+    clock.advance(DAY)
+    cache.put_lookup("key", "2504.10479")
+    found = cache.get_lookup("key")
+    assert found is not None and found.arxiv_id == "2504.10479"

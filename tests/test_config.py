@@ -217,6 +217,7 @@ api_url = "http://127.0.0.1:8000/api/query/"
 delay_seconds = 0.5
 timeout_seconds = 5
 contact = "me@example.org"
+max_retries = 2
 
 [huggingface]
 api_url = "http://127.0.0.1:8001/api"
@@ -250,7 +251,7 @@ def test_every_option_is_read(tmp_path: Path, env: dict[str, str], home: Path) -
         always=("to-read", "inbox"),
     )
     assert config.arxiv == ArxivConfig(
-        "http://127.0.0.1:8000/api/query", 0.5, 5.0, "me@example.org"
+        "http://127.0.0.1:8000/api/query", 0.5, 5.0, "me@example.org", max_retries=2
     )
     assert isinstance(config.arxiv.timeout_seconds, float)
     assert config.huggingface == HuggingFaceConfig("http://127.0.0.1:8001/api", "hf_secret", 2)
@@ -414,6 +415,9 @@ def test_wrong_type_names_file_key_and_types(tmp_path: Path, env: dict[str, str]
             "expected an integer, got a boolean",
         ),
         ("[arxiv]\ntimeout_seconds = 0", "arxiv.timeout_seconds", "must be greater than 0, got 0"),
+        ("[arxiv]\nmax_retries = 9", "arxiv.max_retries", "must be between 0 and 8, got 9"),
+        ("[arxiv]\nmax_retries = -1", "arxiv.max_retries", "must be between 0 and 8, got -1"),
+        ("[arxiv]\nmax_retries = 1.0", "arxiv.max_retries", "expected an integer, got a float"),
         (
             "[arxiv]\ntimeout_seconds = -1.5",
             "arxiv.timeout_seconds",

@@ -6,7 +6,7 @@ import copy
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -676,3 +676,18 @@ def test_bad_settings_are_refused() -> None:
         HfClient(http, api_url=API, concurrency=0)
     with pytest.raises(ValueError):
         HfClient(http, api_url=API, max_retries=-1)
+
+
+def test_a_trickling_answer_ends_at_the_deadline_and_is_retried() -> None:
+    fake = FakeTime()
+
+    def trickle() -> Iterator[bytes]:
+        for _ in range(1000):
+            fake.now += 1.0  # a byte a second: every read is well within httpx's timeout
+            yield b" "
+
+    handler = Recorder(httpx.Response(200, content=trickle()), ok(), clock=fake)
+    client, _ = make_client(handler, fake, deadline_seconds=5.0)
+    assert client.search("retrieval")  # the second answer came whole
+    assert len(handler.requests) == 2
+    assert fake.now < 1000.0 + 10 + sum(fake.sleeps)  # cut off after 6 s, not 1000 s

@@ -339,3 +339,25 @@ def test_retag_of_a_latin1_file_writes_ascii_tags_or_refuses(tmp_path: Path) -> 
     data = path.read_bytes()
     assert b"title = {Caf\xe9}" in data and b"keywords = {caf{\\'e}}" in data
     assert data.replace(b"\xe9", b"").replace(b"\xe7", b"").isascii()
+
+
+def test_resolve_in_place_leaves_an_entry_whose_record_cannot_be_written(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    add_papers(path, [paper("Hostile Record"), paper("Fine Record")], BibOptions())
+    found = {
+        title: paper(title, arxiv_id=ArxivId(f"2405.0000{n}"), resolved=True, abstract=abstract)
+        for n, (title, abstract) in enumerate(
+            [("Hostile Record", "{" * 20_000), ("Fine Record", "Fine.")], 1
+        )
+    }
+    outcome = resolve_in_place(path, FakeResolver(found), BibOptions())
+    assert [k for k, _ in outcome.resolved] == ["finerecord"]
+    assert outcome.unresolved == [
+        (
+            "hostilerecord",
+            "the record found cannot be written: its abstract would take 320,000 characters of "
+            "BibTeX (at most 100,000: BibTeX refuses much longer ones)",
+        )
+    ]
+    entries = read_bib(path).entries
+    assert [e.is_unresolved for e in entries] == [True, False]

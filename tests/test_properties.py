@@ -40,13 +40,22 @@ _ID = st.builds(
 )
 
 
+def _id_of(title: str) -> ArxivId:
+    """One arXiv ID per title, as in reality: an ID names one paper, with one title."""
+    import hashlib
+
+    digest = int(hashlib.sha1(title.encode()).hexdigest(), 16)
+    return ArxivId(f"{2301 + digest % 5:04d}.{digest % 100000:05d}")
+
+
 @st.composite
 def papers(draw: st.DrawFn) -> Paper:
     resolved = draw(st.booleans())
+    title = draw(_TITLE)
     return Paper(
-        title=draw(_TITLE),
+        title=title,
         abstract=draw(st.none() | _TITLE),
-        arxiv_id=draw(_ID) if resolved or draw(st.booleans()) else None,
+        arxiv_id=_id_of(title) if resolved or draw(st.booleans()) else None,
         authors=tuple(draw(st.lists(_NAME, max_size=4))) if resolved else (),
         year=2024 if resolved else None,
         month=6 if resolved else None,

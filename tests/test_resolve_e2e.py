@@ -107,8 +107,12 @@ def test_identifiers_resolve_and_offline_uses_the_cache(world, servers, tmp_path
     ],
     ids=["503", "429", "500", "malformed", "hostile", "html", "empty"],
 )
-def test_arxiv_faults_end_cleanly(world, servers, tmp_path: Path, fault: Fault) -> None:  # type: ignore[no-untyped-def]
+def test_arxiv_faults_end_cleanly(
+    world, servers, tmp_path: Path, isolated_env: Path, fault: Fault
+) -> None:  # type: ignore[no-untyped-def]
     arxiv, _ = servers
+    # One retry, after the 3 s backoff floor: the rest of the budget would only add minutes.
+    (isolated_env / "config.toml").write_text("[arxiv]\nmax_retries = 1\n")
     arxiv.inject(*[fault] * 8)
     ids = [p.arxiv_id for p in world.papers if p.in_arxiv][:2]
     result = run("add", *ids, "--bib", "refs.bib")

@@ -507,3 +507,21 @@ def test_pulled_names_are_exact_and_compile(world, zotero, tmp_path: Path, texmf
     again = run("pull", "Reading/Multimodal", "--bib", str(mine), "--preprint-form", "journal")
     assert again.exit_code == 0, again.stderr
     assert mine.read_text(encoding="utf-8") == text
+
+
+def test_add_to_zotero_skips_a_paper_it_cannot_write(world, zotero, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "hostile.txt").write_text(
+        f"A Paper Too Long To Write\n\n{'word ' * 30_000}\n\nA Fine Paper\n\nIt is fine.\n"
+    )
+    result = run(
+        "add", "hostile.txt", "--all", "--offline", "--include-unresolved", "--to", "zotero"
+    )
+    assert result.exit_code == 1, result.stderr
+    assert (
+        "skipped: A Paper Too Long To Write (hostile.txt:1): its abstract is 149,999 characters "
+        "long (at most 100,000 are written)\n"
+    ) in result.stderr
+    # Only the fine paper reached the Zotero step (which refuses it: no arXiv ID offline).
+    assert "0 created, 0 updated, 0 unchanged, 1 failed" in result.stderr
+    assert "not written to Zotero (1):\n  A Fine Paper:" in result.stderr
+    assert "Too Long" not in result.stderr.split("skipped:", 1)[1].split("\n", 1)[1]

@@ -242,12 +242,21 @@ def _namespace(tag: str) -> str:
     return f"namespace {tag[1:].split('}', 1)[0]}" if tag.startswith("{") else "no namespace"
 
 
-def _html_message(data: bytes) -> str:
-    """Describe an HTML page received where a feed was expected, with its title if any."""
+def looks_like_html(data: bytes) -> bool:
+    """Tell whether a body is an HTML page, whatever its Content-Type says."""
+    return bool(_HTML_START_RE.match(data[:1024]))
+
+
+def html_description(data: bytes) -> str:
+    """Describe an HTML page by its title: 'an HTML page (502 Bad Gateway)'."""
     match = _HTML_TITLE_RE.search(data[:65536])
     title = " ".join(match.group(1).decode("utf-8", "replace").split())[:120] if match else ""
-    detail = f" ({title})" if title else ""
-    return f"received an HTML page{detail} instead of an Atom feed"
+    return f"an HTML page ({title})" if title else "an HTML page"
+
+
+def _html_message(data: bytes) -> str:
+    """Describe an HTML page received where a feed was expected, with its title if any."""
+    return f"received {html_description(data)} instead of an Atom feed"
 
 
 def _req_str(data: Mapping[str, Any], key: str) -> str:

@@ -3,8 +3,13 @@
 Politeness is the point (arXiv's Terms of Use): one request at a time, at most one per
 `delay_seconds` measured from the end of the previous response to the start of the next,
 for the whole life of the client and across threads; 429/503 honour Retry-After; other
-failures back off exponentially. Every wait goes through the injected `sleep`, so tests run
-instantly with a fake clock. The caller owns the `httpx.Client` (User-Agent, limits).
+failures back off exponentially, never less than 3 s. Every wait goes through the injected
+`sleep`, so tests run instantly with a fake clock. The caller owns the `httpx.Client`
+(User-Agent, limits).
+
+A broken answer costs seconds: the whole answer must arrive within `timeout_seconds`; a stall,
+a refused connection or an HTML page from a proxy is retried once; and once a query has given
+up, the client fails every later query at once with the same reason.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Callable, Sequence
 import httpx
 
 from readlist.errors import ArxivError
-from readlist.http import retry_after
+from readlist.http import MAX_RESPONSE_BYTES, Stalled, retry_after, send_within
 from readlist.models import ArxivId
 from readlist.resolve import _atom
 from readlist.resolve._atom import AtomEntry, AtomFeed
@@ -36,6 +41,12 @@ MIN_BACKOFF_SECONDS = 10.0
 ARXIV_DELAY_SECONDS = 3.0
 # A long title is cut to this many words; a phrase prefix still matches the title.
 MAX_PHRASE_WORDS = 12
+# No wait after a failure is shorter than arXiv's own pacing, whatever `delay_seconds` is.
+BACKOFF_FLOOR_SECONDS = 3.0
+# A stall costs a whole `timeout_seconds`, a refused connection rarely heals within seconds,
+# and a proxy's HTML error page rarely turns into a feed a few seconds later: after any of
+# them, one retry is enough, whatever `max_retries` says (it bounds arXiv's own 429/503/5xx).
+MAX_SLOW_RETRIES = 1
 
 _RETRY_STATUSES = frozenset({429, 503})
 # A word of a title phrase: letters/digits, joined by what the standard tokenizer keeps
@@ -107,6 +118,7 @@ class ArxivClient:
         self._on_request = on_request
         self._lock = threading.Lock()
         self._last_end: float | None = None  # clock() when the previous response ended
+        self._down: str | None = None  # why a query gave up after every retry, if one did
 
     @property
     def api_url(self) -> str:
@@ -188,71 +200,111 @@ class ArxivClient:
         use_post = len(get_url) > MAX_GET_URL_LENGTH
         url = self._api_url if use_post else get_url
         with self._lock:
-            failures = 0  # HTTP and transport failures so far, bounded by max_retries
-            reparsed = False  # a 200 whose body did not parse gets one more try
-            attempt = 0
-            while True:
-                self._wait_turn()
-                if self._on_request is not None:
-                    self._on_request(description if attempt == 0 else f"{description} (retry)")
-                attempt += 1
-                try:
-                    response = self._send(use_post, params)
-                except httpx.UnsupportedProtocol as exc:
-                    raise ArxivError(url, f"cannot connect: {exc}") from None
-                except (httpx.TransportError, httpx.DecodingError) as exc:
-                    reason = _transport_reason(exc, self._timeout)
-                    if failures >= self._max_retries:
-                        raise ArxivError(url, self._gave_up(reason, attempt)) from None
-                    self._sleep(self._backoff(failures))
-                    failures += 1
-                    continue
-                except httpx.HTTPError as exc:
-                    raise ArxivError(url, f"request failed: {exc}") from None
+            if self._down is not None:
+                # It failed through every retry moments ago: asking again would cost the same.
+                raise ArxivError(url, f"{self._down} (earlier in this run; not asked again)")
+            try:
+                return self._query_with_retries(url, use_post, params, description)
+            except _GaveUp as exc:
+                self._down = exc.error.message
+                raise exc.error from None
 
-                status = response.status_code
-                if status in _RETRY_STATUSES or status >= 500:
-                    reason = f"HTTP {status} {response.reason_phrase}".rstrip()
-                    if failures >= self._max_retries:
-                        raise ArxivError(url, self._gave_up(reason, attempt), status)
-                    wait = self._backoff(failures)
-                    asked = retry_after(response.headers) if status in _RETRY_STATUSES else None
-                    if asked is not None:
-                        if asked > self._backoff_cap:
-                            raise ArxivError(
+    def _query_with_retries(
+        self, url: str, use_post: bool, params: dict[str, str], description: str
+    ) -> AtomFeed:
+        """Ask until an answer, a definite error, or the retry budget runs out.
+
+        Raises `_GaveUp` when arXiv (or what stands in front of it) keeps failing, and
+        ArxivError for an answer that retrying would not change (4xx, an error feed).
+        """
+        failures = 0  # failed attempts so far, bounded by max_retries; sets the backoff
+        slow = 0  # transport failures and foreign pages so far, bounded by MAX_SLOW_RETRIES
+        attempt = 0
+        while True:
+            self._wait_turn()
+            if self._on_request is not None:
+                self._on_request(description if attempt == 0 else f"{description} (retry)")
+            attempt += 1
+            try:
+                response = self._send(use_post, params)
+            except httpx.UnsupportedProtocol as exc:
+                raise ArxivError(url, f"cannot connect: {exc}") from None
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                reason = _transport_reason(exc, self._timeout)
+                slow += 1  # nothing listening, or nothing answering: once more is enough
+                if failures >= self._max_retries or slow > MAX_SLOW_RETRIES:
+                    raise _GaveUp(ArxivError(url, self._gave_up(reason, attempt))) from None
+                self._sleep(self._backoff(failures))
+                failures += 1
+                continue
+            except httpx.HTTPError as exc:
+                raise ArxivError(url, f"request failed: {exc}") from None
+
+            status = response.status_code
+            if status in _RETRY_STATUSES or status >= 500:
+                reason = f"HTTP {status} {response.reason_phrase}".rstrip()
+                if _is_html(response):
+                    # A proxy's error page, not arXiv's throttling: one more try tells enough.
+                    reason = f"{reason} ({_atom.html_description(response.content)})"
+                    slow += 1
+                if failures >= self._max_retries or slow > MAX_SLOW_RETRIES:
+                    error = ArxivError(url, self._gave_up(reason, attempt), status)
+                    raise _GaveUp(error)
+                wait = self._backoff(failures)
+                asked = retry_after(response.headers) if status in _RETRY_STATUSES else None
+                if asked is not None:
+                    if asked > self._backoff_cap:
+                        raise _GaveUp(
+                            ArxivError(
                                 url,
                                 f"arXiv asked to wait {asked:.0f} s before retrying, more "
                                 f"than the {self._backoff_cap:.0f} s limit; try again later",
                                 status,
                             )
-                        # Honour Retry-After, but a 429 never comes back sooner than backoff.
-                        wait = max(wait, asked)
-                    self._sleep(wait)
-                    failures += 1
-                    continue
-                if status >= 400:
-                    raise ArxivError(url, _client_error_message(response, url), status)
-                if status >= 300:
-                    location = response.headers.get("location", "")
-                    where = f" to {location}" if location else ""
-                    raise ArxivError(url, f"unexpected redirect{where}", status)
+                        )
+                    # Honour Retry-After, but never come back sooner than the backoff.
+                    wait = max(wait, asked)
+                self._sleep(wait)
+                failures += 1
+                continue
+            if status >= 400:
+                raise ArxivError(url, _client_error_message(response, url), status)
+            if status >= 300:
+                location = response.headers.get("location", "")
+                where = f" to {location}" if location else ""
+                raise ArxivError(url, f"unexpected redirect{where}", status)
 
-                try:
-                    root = _atom.parse_xml(response.content, url)
-                except ArxivError:
-                    # A mirror or proxy may cut a body short: ask once more, then give up.
-                    if reparsed:
-                        raise
-                    reparsed = True
-                    continue
-                return _atom.feed_from_xml(root, url)
+            try:
+                root = _atom.parse_xml(response.content, url)
+            except ArxivError as exc:
+                # A mirror or proxy may cut a body short: ask once more (after the usual
+                # pacing), then give up.
+                slow += 1
+                if slow > MAX_SLOW_RETRIES:
+                    raise _GaveUp(exc) from None
+                continue
+            return _atom.feed_from_xml(root, url)
 
     def _send(self, use_post: bool, params: dict[str, str]) -> httpx.Response:
-        """Make one HTTP request and note when it ended, however it ended."""
+        """Make one HTTP request and note when it ended, however it ended.
+
+        The whole answer must arrive within `timeout_seconds` (see `http.send_within`).
+        """
         try:
-            if use_post:
-                return self._client.post(self._api_url, data=params, timeout=self._timeout)
-            return self._client.get(self._api_url, params=params, timeout=self._timeout)
+            request = self._client.build_request(
+                "POST" if use_post else "GET",
+                self._api_url,
+                params=None if use_post else params,
+                data=params if use_post else None,
+                timeout=self._timeout,
+            )
+            return send_within(
+                self._client,
+                request,
+                self._timeout,
+                clock=self._clock,
+                max_bytes=MAX_RESPONSE_BYTES,
+            )
         finally:
             self._last_end = self._clock()
 
@@ -265,22 +317,45 @@ class ArxivClient:
             self._sleep(remaining)
 
     def _backoff(self, failures: int) -> float:
-        """Return the wait before retry number `failures + 1`: doubling, capped."""
+        """Return the wait before retry number `failures + 1`: doubling, capped, at least 3 s."""
         base = max(self._delay, MIN_BACKOFF_SECONDS)
         if self._delay < ARXIV_DELAY_SECONDS:
             # Only a mirror or test server may be paced faster than arXiv's 3 s (config.py
-            # enforces it); its backoff shrinks in proportion, so tests need not sleep for
-            # minutes. Against arXiv itself the 10 s floor stands.
-            base = MIN_BACKOFF_SECONDS * self._delay / ARXIV_DELAY_SECONDS
-        return min(self._backoff_cap, base * 2.0 ** min(failures, 30))
+            # enforces it); its backoff starts lower, but never below arXiv's own pacing.
+            base = BACKOFF_FLOOR_SECONDS
+        wait = min(self._backoff_cap, base * 2.0 ** min(failures, 30))
+        return max(wait, BACKOFF_FLOOR_SECONDS)
 
     def _gave_up(self, reason: str, attempts: int) -> str:
         """Describe a failure that persisted through every retry."""
         return f"{reason}; gave up after {attempts} attempts"
 
 
+class _GaveUp(Exception):
+    """A query failed through its retries; `error` says how (the client stops asking)."""
+
+    def __init__(self, error: ArxivError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _is_html(response: httpx.Response) -> bool:
+    """Tell whether the body is an HTML page (what proxies and load balancers answer)."""
+    content_type = response.headers.get("content-type", "").lower()
+    return content_type.startswith(("text/html", "application/xhtml")) or (
+        _atom.looks_like_html(response.content)
+    )
+
+
 def _transport_reason(exc: Exception, timeout: float) -> str:
     """Describe a failed exchange in words a user can act on."""
+    if isinstance(exc, Stalled):
+        return (
+            f"no complete answer within {timeout:g} s (the server stalled after "
+            f"{exc.received} bytes)"
+            if exc.received
+            else f"no complete answer within {timeout:g} s (the server stalled)"
+        )
     if isinstance(exc, httpx.TimeoutException):
         return f"no answer within {timeout:g} s ({type(exc).__name__})"
     detail = str(exc) or type(exc).__name__

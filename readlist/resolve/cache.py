@@ -231,6 +231,9 @@ class Cache:
         """Store a lookup answer; `arxiv_id=None` means "not found" and always expires.
 
         Without `ttl`, a found answer never expires and a not-found one lasts `NOT_FOUND_TTL`.
+        A not-found stored again while the first one lives keeps the first one's time, expiry
+        and reason: the paper is asked about again a fixed time after it was first missed, and
+        the reason does not grow with every run that repeats it.
         """
         if ttl is not None and ttl < 0:
             raise ValueError(f"ttl must not be negative, not {ttl}")
@@ -239,6 +242,13 @@ class Cache:
         now = self._clock()
         expires_at = None if ttl is None else now + ttl
         with self._db(write=True) as db:
+            if arxiv_id is None:
+                first = db.execute(
+                    f"SELECT 1 FROM lookups WHERE key = :key AND arxiv_id IS NULL AND {_LIVE}",
+                    {"key": key, "now": now},
+                ).fetchone()
+                if first is not None:
+                    return
             db.execute(
                 "INSERT OR REPLACE INTO lookups (key, arxiv_id, reason, stored_at, expires_at)"
                 " VALUES (?, ?, ?, ?, ?)",

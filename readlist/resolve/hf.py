@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import httpx
 
 from readlist.errors import HuggingFaceError
-from readlist.http import retry_after
+from readlist.http import retry_after, send_within
 from readlist.ids import parse_arxiv_id
 from readlist.normalize import normalize_whitespace
 
@@ -203,6 +203,7 @@ class HfClient:
         clock: Callable[[], float] = time.monotonic,
         on_request: Callable[[str], None] | None = None,
         max_wait: float = MAX_WAIT,
+        deadline_seconds: float = 30.0,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -213,6 +214,7 @@ class HfClient:
         self.concurrency = concurrency
         self.max_retries = max_retries
         self.max_wait = max_wait
+        self.deadline = deadline_seconds  # for the whole answer of one request
         self._sleep = sleep
         self._clock = clock
         self._on_request = on_request
@@ -323,7 +325,8 @@ class HfClient:
             )
             if self._on_request is not None:
                 self._on_request(f"GET {request.url}")
-            return self.client.send(request)
+            # A stalled or trickling answer ends at the deadline, as a (transient) timeout.
+            return send_within(self.client, request, self.deadline, clock=self._clock)
 
     def _get(
         self, url: str, params: Mapping[str, str] | None, *, missing_ok: bool = False

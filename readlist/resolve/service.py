@@ -529,6 +529,7 @@ def build_resolver(
         api_url=config.arxiv.api_url,
         delay_seconds=config.arxiv.delay_seconds,
         timeout_seconds=config.arxiv.timeout_seconds,
+        max_retries=config.arxiv.max_retries,
         on_request=on_request,
         sleep=sleep,
     )
@@ -541,6 +542,7 @@ def build_resolver(
         # now go to the arXiv title search (which is batched, so it costs a few requests).
         max_wait=HF_MAX_WAIT_SECONDS,
         sleep=sleep,
+        deadline_seconds=config.arxiv.timeout_seconds,
     )
     resolver = NetworkResolver(
         arxiv=arxiv,
