@@ -1184,23 +1184,12 @@ def mark(
       readlist mark unread --match "video"
     `readlist sync` carries the status to Zotero as tags.
     """
-    from readlist.library import mark_in_place
 
     if not keys and not match:
         raise click.UsageError("name the entries: KEY… or --match TEXT")
     config = state.config(**{"library.bib": bib})
     path = _existing_bib(config)
-    read_tag, unread_tag = config.tagging.read_tag, config.tagging.unread_tag
-    add, remove = (read_tag, unread_tag) if status == "read" else (unread_tag, read_tag)
-    outcome = mark_in_place(
-        path,
-        keys,
-        add=add,
-        remove=remove,
-        match=match,
-        ascii_only=config.bibtex.style == "bibtex",
-        dry_run=dry_run,
-    )
+    outcome = _set_status(config, path, status, keys, match=match, dry_run=dry_run)
     for key in outcome.changed:
         click.echo(key)
     note = " (dry run: nothing written)" if dry_run else ""
@@ -1555,10 +1544,33 @@ def pull(
     sys.exit(code)
 
 
-def _pull_status(config: Config, path: Path, present: Sequence[Any], *, dry_run: bool) -> None:
-    """Give entries already in the .bib the reading status their Zotero items have."""
+def _set_status(
+    config: Config,
+    path: Path,
+    status: str,
+    keys: Sequence[str],
+    *,
+    match: Sequence[str] = (),
+    dry_run: bool,
+) -> Any:
+    """Mark entries `read` or `unread` with the configured status tags."""
     from readlist.library import mark_in_place
 
+    read_tag, unread_tag = config.tagging.read_tag, config.tagging.unread_tag
+    add, remove = (read_tag, unread_tag) if status == "read" else (unread_tag, read_tag)
+    return mark_in_place(
+        path,
+        keys,
+        add=add,
+        remove=remove,
+        match=match,
+        ascii_only=config.bibtex.style == "bibtex",
+        dry_run=dry_run,
+    )
+
+
+def _pull_status(config: Config, path: Path, present: Sequence[Any], *, dry_run: bool) -> None:
+    """Give entries already in the .bib the reading status their Zotero items have."""
     read_tag, unread_tag = config.tagging.read_tag, config.tagging.unread_tag
     wanted: dict[str, list[str]] = {"read": [], "unread": []}
     for item in present:
@@ -1570,15 +1582,7 @@ def _pull_status(config: Config, path: Path, present: Sequence[Any], *, dry_run:
     for status, keys in wanted.items():
         if not keys:
             continue
-        add, remove = (read_tag, unread_tag) if status == "read" else (unread_tag, read_tag)
-        outcome = mark_in_place(
-            path,
-            keys,
-            add=add,
-            remove=remove,
-            ascii_only=config.bibtex.style == "bibtex",
-            dry_run=dry_run,
-        )
+        outcome = _set_status(config, path, status, keys, dry_run=dry_run)
         if outcome.changed:
             _err(f"{plural(len(outcome.changed), 'entry', 'entries')} marked {status} as in Zotero")
 

@@ -322,14 +322,7 @@ def retag_in_place(
             if additions:
                 edits.append(_tags_edit(bib, entry, additions, ascii_only=ascii_only))
                 outcome.changed.append((entry.key, additions))
-        _check_encoding(bib, [replacement for _, _, replacement in edits])
-        if edits and not dry_run:
-            text = replace_spans(bib.text, edits)
-            preamble = _preamble_for(bib.text, [edit[2] for edit in edits])
-            if preamble is not None:
-                text = appended_text(text, bib.eol, [preamble])
-            write_atomic(path, bib.encode(text))
-            outcome.written = True
+        outcome.written = _write_edits(path, bib, edits, dry_run=dry_run)
     return outcome
 
 
@@ -419,6 +412,21 @@ def _split_keywords(value: str) -> list[str]:
     return items
 
 
+def _write_edits(
+    path: Path, bib: BibFile, edits: list[tuple[int, int, str]], *, dry_run: bool
+) -> bool:
+    """Write in-place `edits` (with the @preamble their letters need); True if written."""
+    _check_encoding(bib, [replacement for _, _, replacement in edits])
+    if not edits or dry_run:
+        return False
+    text = replace_spans(bib.text, edits)
+    preamble = _preamble_for(bib.text, [edit[2] for edit in edits])
+    if preamble is not None:
+        text = appended_text(text, bib.eol, [preamble])
+    write_atomic(path, bib.encode(text))
+    return True
+
+
 def listing_for_entry(entry: BibEntry, source: str) -> Listing:
     """The listing an unresolved entry stands for, so it can be resolved again."""
     ids = entry.arxiv_ids()
@@ -500,14 +508,7 @@ def resolve_in_place(
                 continue
             edits.append((entry.start, entry.end, text))
             outcome.resolved.append((entry.key, paper))
-        _check_encoding(bib, [replacement for _, _, replacement in edits])
-        if edits and not dry_run:
-            text = replace_spans(bib.text, edits)
-            preamble = _preamble_for(bib.text, [edit[2] for edit in edits])
-            if preamble is not None:
-                text = appended_text(text, bib.eol, [preamble])
-            write_atomic(path, bib.encode(text))
-            outcome.written = True
+        outcome.written = _write_edits(path, bib, edits, dry_run=dry_run)
     return outcome
 
 
