@@ -10,11 +10,11 @@ Run from the repository root with the project installed:
    interpreter start-up; peak memory (max RSS) is reported for both. Target: ratio <= 1.5.
 2. start-up: `readlist --help` against `python -c pass`. Target: <= 150 ms.
 3. resolve: `readlist add` of every sample listing against loopback arXiv and Hugging Face
-   doubles (tests/fakeapis.py) that enforce arXiv's real 3 s pacing: requests per listing and
-   wall time against the pacing floor ((arXiv requests - 1) x 3 s), cold and warm.
+   doubles (readlist/testing/fakeapis.py) that enforce arXiv's real 3 s pacing: requests per
+   listing and wall time against the pacing floor ((arXiv requests - 1) x 3 s), cold and warm.
    Targets: cold <= 45 s, warm < 2 s with no requests, zero wrong arXiv IDs.
 4. zotero: `readlist sync` of a .bib with N=200 resolved papers into a new collection of a
-   loopback Zotero double (tests/fakezotero.py), then a re-sync of the unchanged library:
+   loopback Zotero double (readlist/testing/fakezotero.py), then a re-sync of the unchanged library:
    requests made, against the floor ceil(N/50) item writes. Targets: writes = ceil(N/50) plus a
    small constant of reads; re-sync <= 3 requests.
 5. library: warm and cold `add`/`show`/`list --json` on generated 20,000- and 100,000-entry
@@ -160,12 +160,10 @@ def bench_startup(repeats: int, env: dict[str, str]) -> None:
 def bench_resolve(workdir: Path, env: dict[str, str]) -> None:
     root = Path(__file__).resolve().parents[1]
     listings = root / "tests" / "data" / "listings"
-    sys.path.insert(0, str(root / "tests"))
-    from fakeapis import FakeArxiv, FakeHf, sample_papers
-
     from readlist.bibfile import read_bib
     from readlist.library import plain_field
     from readlist.normalize import normalize_title
+    from readlist.testing.fakeapis import FakeArxiv, FakeHf, sample_papers
 
     world = sample_papers(listings)
     files = [str(p) for p in sorted(listings.glob("*.txt"))]
@@ -217,12 +215,9 @@ def bench_resolve(workdir: Path, env: dict[str, str]) -> None:
 
 
 def bench_zotero(workdir: Path, env: dict[str, str], count: int = 200) -> None:
-    root = Path(__file__).resolve().parents[1]
-    sys.path.insert(0, str(root / "tests"))
-    from fakezotero import FakeZotero
-
     from readlist.library import BibOptions, add_papers
     from readlist.models import ArxivId, Paper
+    from readlist.testing.fakezotero import FakeZotero
 
     bib = workdir / "zotero.bib"
     papers = [

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakeapis import FakeArxiv, FakeHf, sample_papers
+
+from readlist.testing.fakeapis import FakeArxiv, FakeHf, sample_papers
 
 # Everything the tests need is in tests/data (origins and licences in tests/data/SOURCES.md).
 DATA = Path(__file__).resolve().parent / "data"

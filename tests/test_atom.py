@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-from fakeapis import BILLION_LAUGHS, XXE
 
 from readlist.errors import ArxivError
 from readlist.models import ArxivId
 from readlist.resolve._atom import AtomEntry, AtomFeed, parse_feed
+from readlist.testing.fakeapis import BILLION_LAUGHS, XXE
 
 URL = "https://export.arxiv.org/api/query?id_list=x"
 

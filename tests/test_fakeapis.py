@@ -12,7 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakeapis import (
+
+from readlist.ids import parse_arxiv_id
+from readlist.normalize import normalize_title, normalize_whitespace
+from readlist.testing.fakeapis import (
     ARXIV_NS,
     ATOM_NS,
     BILLION_LAUGHS,
@@ -28,9 +31,6 @@ from fakeapis import (
     parse_query,
     sample_papers,
 )
-
-from readlist.ids import parse_arxiv_id
-from readlist.normalize import normalize_title, normalize_whitespace
 
 NS = {"atom": ATOM_NS, "opensearch": OPENSEARCH_NS, "arxiv": ARXIV_NS}
 

@@ -13,8 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fakeapis import HTML_ERROR_PAGE, Fault
-from fakezotero import (
+from pyzotero import zotero
+from pyzotero import zotero_errors as ze
+
+from readlist.testing.fakeapis import HTML_ERROR_PAGE, Fault
+from readlist.testing.fakezotero import (
     FakeZotero,
     arxiv_ids_of,
     backoff,
@@ -26,8 +29,6 @@ from fakezotero import (
     rate_limited,
     unavailable,
 )
-from pyzotero import zotero
-from pyzotero import zotero_errors as ze
 
 USER = "/users/123"
 FIXTURES = Path(__file__).resolve().parent / "data" / "fixtures" / "zotero"

@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner, Result
-from fakeapis import HTML_ERROR_PAGE, FakeArxiv, Fault
 
 from readlist.bibfile import read_bib
 from readlist.cli import cli
 from readlist.resolve.cache import FILENAME, NOT_FOUND_TTL
+from readlist.testing.fakeapis import HTML_ERROR_PAGE, FakeArxiv, Fault
 
 # The per-request deadline these tests configure: one stalled attempt costs this much.
 DEADLINE = 1.5

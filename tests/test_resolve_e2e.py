@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from conftest import listing_files
-from fakeapis import BILLION_LAUGHS, HTML_ERROR_PAGE, FakeArxiv, Fault
 
 from readlist.bibfile import read_bib
 from readlist.cli import cli
 from readlist.normalize import normalize_title
+from readlist.testing.fakeapis import BILLION_LAUGHS, HTML_ERROR_PAGE, FakeArxiv, Fault
 
 
 def run(*args: str) -> Result:
@@ -209,7 +209,7 @@ def test_hugging_face_quota_falls_back_to_arxiv_instead_of_waiting(  # type: ign
 ) -> None:
     import time
 
-    from fakeapis import FakeHf
+    from readlist.testing.fakeapis import FakeHf
 
     arxiv, _ = servers
     with FakeHf(world.papers, quota=5, window=300) as limited:

@@ -96,7 +96,7 @@ def test_arxiv_metadata_is_cached_batch_by_batch(
 def test_an_arxiv_failure_keeps_the_batches_before_it(
     world, servers, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from fakeapis import Fault
+    from readlist.testing.fakeapis import Fault
 
     arxiv, _ = servers
     monkeypatch.setattr(service, "METADATA_BATCH", 3)

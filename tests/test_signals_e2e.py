@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fakeapis import FakeArxiv, FakeHf, FakePaper, Fault, RecordedRequest
 
 from readlist.bibfile import read_bib
+from readlist.testing.fakeapis import FakeArxiv, FakeHf, FakePaper, Fault, RecordedRequest
 
 PAPERS = 300
 OLD_ENTRIES = 7000

@@ -12,14 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner, Result
-from fakeapis import FakeDoi, Fault
-from fakezotero import FakeZotero, preprint_data
 from latex_tools import compile_natbib
 
 from readlist.bibfile import read_bib
 from readlist.cli import cli
 from readlist.models import Venue
 from readlist.resolve.doi import DoiClient, DoiError, venue_from_csl
+from readlist.testing.fakeapis import FakeDoi, Fault
+from readlist.testing.fakezotero import FakeZotero, preprint_data
 
 HAND_WRITTEN = """% my own entries, kept byte for byte
 @string{acl = "Proceedings of ACL"}

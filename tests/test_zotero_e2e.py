@@ -10,11 +10,18 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from conftest import listing_files
-from fakeapis import fake_pdf
-from fakezotero import FakeZotero, backoff, locked, lost, preprint_data, rate_limited
 
 from readlist.bibfile import read_bib
 from readlist.cli import cli
+from readlist.testing.fakeapis import fake_pdf
+from readlist.testing.fakezotero import (
+    FakeZotero,
+    backoff,
+    locked,
+    lost,
+    preprint_data,
+    rate_limited,
+)
 
 KEY = "good-key"
 

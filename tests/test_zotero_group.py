@@ -20,7 +20,11 @@ from typing import Any, TypeVar
 
 import pytest
 from click.testing import CliRunner
-from fakezotero import (
+
+from readlist.cli import cli
+from readlist.config import ZoteroConfig
+from readlist.models import ArxivId, Paper
+from readlist.testing.fakezotero import (
     FakeZotero,
     ZoteroFault,
     backoff,
@@ -30,10 +34,6 @@ from fakezotero import (
     preprint_data,
     rate_limited,
 )
-
-from readlist.cli import cli
-from readlist.config import ZoteroConfig
-from readlist.models import ArxivId, Paper
 from readlist.zotero import SyncReport, ZoteroLibrary
 
 T = TypeVar("T")

@@ -1,5 +1,7 @@
 """Loopback fakes of the arXiv API and the Hugging Face papers API for end-to-end tests.
 
+Test-only (used by tests/ and bench/run.py): production code never imports this module.
+
 Each fake is a real HTTP server on 127.0.0.1 (a free port) that speaks the real protocol, so
 the CLI under test is pointed at it by URL, exactly as a user would point it at a mirror:
 

@@ -1,5 +1,7 @@
 """A loopback fake of the Zotero Web API v3 for end-to-end tests.
 
+Test-only (used by tests/ and bench/run.py): production code never imports this module.
+
 `FakeZotero` is a real HTTP server on 127.0.0.1 (a free port) that speaks the Zotero Web API
 the way api.zotero.org does, so pyzotero (or any client) is pointed at it by URL:
 
@@ -65,9 +67,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from fakeapis import Fault, RecordedRequest, _FakeServer, _Handler, _Response
+from readlist.testing.fakeapis import Fault, RecordedRequest, _FakeServer, _Handler, _Response
 
-DEFAULT_SCHEMA = Path(__file__).resolve().parent / "data" / "zotero" / "schema.json"
+# Zotero's schema stays with the test data (tests/data/SOURCES.md names its source): this
+# module lives in readlist/testing/, two levels below the repository root.
+DEFAULT_SCHEMA = Path(__file__).resolve().parents[2] / "tests" / "data" / "zotero" / "schema.json"
 
 API_BASE = "https://api.zotero.org"
 WWW_BASE = "https://www.zotero.org"
