@@ -10,57 +10,34 @@ from readlist.errors import ApiError
 
 T = TypeVar("T")
 
-
 # The API refuses more than 50 objects per write, and more than 50 keys per `itemKey=`.
 MAX_BATCH = 50
-
-
 # The largest page the API serves.
 PAGE_LIMIT = 100
-
-
 DEFAULT_TIMEOUT = 30.0
-
-
 MAX_ATTEMPTS = 5
-
-
 # Waits grow 1, 2, 4, 8... seconds unless the server names its own (Retry-After).
 BACKOFF_BASE_SECONDS = 1.0
-
-
 # A server that asks for a longer pause than this gets an error, not a hung terminal.
 MAX_WAIT_SECONDS = 300.0
-
-
 # Rounds of "the library changed under us (412): re-read, re-plan, write again". Each 412
 # means another writer made progress, so in a group library with several members writing at
 # once a writer may lose a few rounds in a row before its turn comes.
 MAX_PRECONDITION_ROUNDS = 8
-
-
 # The same for creating a collection path (each round: one listing, one conditional create).
 MAX_COLLECTION_ROUNDS = 10
-
-
 INDEX_FORMAT = 2  # 2: items keep their citationKey
-
 
 AUTH_MESSAGE = (
     "invalid key or no write access: check ZOTERO_API_KEY (or [zotero] api_key) and that "
     "the key may read and write this library"
 )
-
-
 _NOT_FOUND_MESSAGE = (
     "library not found: check [zotero] library_id (the numeric user or group ID, not a "
     "user name) and library_type"
 )
 
-
 _KEY_ALPHABET = "23456789ABCDEFGHIJKLMNPQRSTUVWXYZ"
-
-
 _OBJECT_KEY_RE = re.compile(rf"[{_KEY_ALPHABET}]{{8}}")
 
 

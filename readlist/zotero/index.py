@@ -31,8 +31,6 @@ from readlist.zotero.session import _header_int
 
 # Child and non-bibliographic items never match a paper.
 _SKIP_TYPES = frozenset({"note", "attachment", "annotation"})
-
-
 # What the local index keeps of each item: enough to match a paper and to update it.
 _INDEX_FIELDS = (
     "key",

@@ -17,21 +17,11 @@ from readlist.models import ArxivId, Paper, Venue
 from readlist.zotero.base import _OBJECT_KEY_RE
 
 _CITATION_KEY_RE = re.compile(r"^\s*Citation Key:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
-
-
 _EXTRA_DOI_RE = re.compile(r"^\s*DOI:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
-
-
 _FULL_DATE_RE = re.compile(r"\b\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b")
-
-
 # arXiv category codes as Zotero's translator tags them: cs.CL, math-ph, hep-th, q-bio.NC.
 _CATEGORY_RE = re.compile(r"[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]+(?:-[a-z]+)?)?")
-
-
 _PRIMARY_RE = re.compile(r"arXiv:\S+\s+\[([^\]\s]+)\]", re.IGNORECASE)
-
-
 _MONTHS = {
     name: number
     for number, names in enumerate(
@@ -53,7 +43,6 @@ _MONTHS = {
     )
     for name in names
 }
-
 
 # Fields and creator types of the item types readlist writes or reads, from Zotero's schema
 # (zotero/zotero-schema, version 41). Generated from shared/zotero/schema.json by
@@ -80,8 +69,6 @@ ITEM_TYPE_FIELDS: dict[str, tuple[str, ...]] = {
         "extra"
     ),
 }
-
-
 ITEM_TYPE_CREATORS: dict[str, tuple[str, ...]] = {
     "preprint": (
         "author", "contributor", "editor", "translator", "reviewedAuthor"
@@ -93,8 +80,6 @@ ITEM_TYPE_CREATORS: dict[str, tuple[str, ...]] = {
         "author", "contributor", "editor", "translator", "seriesEditor"
     ),
 }
-
-
 # fmt: on
 # Properties every item accepts besides its type's fields (`key`... only on updates).
 BASE_PROPERTIES = frozenset(
@@ -254,8 +239,6 @@ _ORGANISATION_RE = re.compile(
     r"corporation|institute|university|project|initiative|committee|organi[sz]ation|"
     r"foundation|council|society|association|alliance|network|centre|center)\b\.?"
 )
-
-
 # Name particles that belong to the family name ("van der Putten", "de la Cruz", "Ó Briain").
 _LOWER_PARTICLES = frozenset(
     [
@@ -300,8 +283,6 @@ _LOWER_PARTICLES = frozenset(
         "l'",
     ]
 )
-
-
 _CAPITAL_PARTICLES = frozenset(
     [
         "Van",
