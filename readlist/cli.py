@@ -1085,7 +1085,7 @@ def show(
     _err(f"{plural(len(listings), 'paper')}, {len(known)} already in the .bib")
 
 
-def _entry_row(entry: Any, read_tag: str = "read", unread_tag: str = "to-read") -> dict[str, Any]:
+def _entry_row(entry: Any, read_tag: str = "read") -> dict[str, Any]:
     from readlist.library import plain_field
 
     ids = entry.arxiv_ids()
@@ -1100,8 +1100,8 @@ def _entry_row(entry: Any, read_tag: str = "read", unread_tag: str = "to-read") 
         "tags": tags,
         "unresolved": entry.is_unresolved,
         "read": any(t.casefold() == read_tag.casefold() for t in tags),
-        "to_read": any(t.casefold() == unread_tag.casefold() for t in tags)
-        and not any(t.casefold() == read_tag.casefold() for t in tags),
+        # Everything not marked read is still to read, with the unread tag or without one.
+        "to_read": not any(t.casefold() == read_tag.casefold() for t in tags),
         "line": entry.line,
     }
 
@@ -1111,7 +1111,9 @@ def _entry_row(entry: Any, read_tag: str = "read", unread_tag: str = "to-read") 
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
 @click.option("-t", "--tag", "tags", multiple=True, help="Only entries with this tag (repeat).")
 @click.option("--unresolved", is_flag=True, help="Only entries that await resolution.")
-@click.option("--to-read", "to_read", is_flag=True, help="Only entries still to read.")
+@click.option(
+    "--to-read", "to_read", is_flag=True, help="Only entries not marked read (yet to read)."
+)
 @click.option("--read", "read", is_flag=True, help="Only entries marked read.")
 @click.pass_obj
 def list_(
@@ -1133,8 +1135,7 @@ def list_(
     library = load_entries(path)
     for line, problem in library.problems:
         _err(f"warning: {path}:{line}: {problem}; skipped")
-    status_tags = (config.tagging.read_tag, config.tagging.unread_tag)
-    rows = [_entry_row(e, *status_tags) for e in library.entries]
+    rows = [_entry_row(e, config.tagging.read_tag) for e in library.entries]
     wanted = {t.lower() for t in tags}
     rows = [
         r

@@ -429,3 +429,17 @@ def test_check_follows_every_bib_the_document_names(tmp_path: Path) -> None:
     assert result.stderr == (
         f"all 2 cited keys are in {tmp_path / 'refs.bib'}, {tmp_path / 'more.bib'}\n"
     )
+
+
+def test_to_read_is_everything_not_marked_read(tmp_path: Path) -> None:
+    bib = tmp_path / "refs.bib"
+    bib.write_text(
+        "@misc{plain, title = {No Tags}}\n@misc{done, title = {Done}, keywords = {read}}\n"
+        "@misc{queued, title = {Queued}, keywords = {to-read}}\n"
+    )
+    to_read = json.loads(run("list", "--to-read", "--bib", str(bib), "--json").stdout)
+    assert [r["key"] for r in to_read] == ["plain", "queued"]
+    assert run("list", "--to-read", "--read", "--bib", str(bib)).exit_code == 2
+    run("mark", "read", "plain", "--bib", str(bib))
+    to_read = json.loads(run("list", "--to-read", "--bib", str(bib), "--json").stdout)
+    assert [r["key"] for r in to_read] == ["queued"]
