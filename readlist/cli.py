@@ -422,14 +422,18 @@ def _render_listing(
     listings: Sequence[Listing], known: dict[int, str], *, err: bool = False
 ) -> None:
     width = len(str(len(listings)))
+    columns = _width()
     for n, item in enumerate(listings, 1):
         mark = "[x]" if n - 1 in known else "[ ]"
-        line = f"{n:>{width}}. {mark} {item.label}"
+        head = f"{n:>{width}}. {mark} "
+        tail = ""
         if item.upvotes is not None:
-            line += f"  ({plural(item.upvotes, 'upvote')})"
+            tail += f"  ({plural(item.upvotes, 'upvote')})"
         if n - 1 in known:
-            line += f"  (in .bib as {known[n - 1]})"
-        click.echo(line, err=err)
+            tail += f"  (in .bib as {known[n - 1]})"
+        # Titles are cut to the terminal (… marks it) so that each paper keeps one line.
+        title = _fit(item.label, max(columns - len(head) - len(tail), 20))
+        click.echo(head + title + tail, err=err)
 
 
 def _known_in_bib(listings: Sequence[Listing], bib: Path | None) -> dict[int, str]:

@@ -378,3 +378,13 @@ def test_plurals_are_right(workdir: Path) -> None:
     assert unpicked.exit_code == 2 and "1 paper found; choose with" in unpicked.stderr
     run("add", "listing.txt", "--pick", "1", "--offline", "--bib", "x.bib")
     assert "1 entry, 1 unresolved" in run("list", "--bib", "x.bib").stderr
+
+
+def test_show_keeps_each_paper_on_one_line_of_the_terminal(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    result = run("show", "listing.txt")
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3 and all(len(line) <= 60 for line in lines)
+    assert lines[0].startswith("1. [ ] Re-ranking the Context") and lines[0].endswith("…")
