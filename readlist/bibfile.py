@@ -423,8 +423,8 @@ _LITERAL_MACRO_RE = re.compile(r"\\([A-Za-z]*)")
 _FALLBACK_RE = re.compile(r"\[U\+(10[0-9A-F]{4}|0?[0-9A-F]{4,5})\]")
 
 
-def _title_key(title: str, *, field: bool) -> str:
-    """Normalize a title read from a .bib (`field`) or a listing the same way.
+def _title_key(title: str) -> str:
+    """Normalize a title read from a .bib or a listing the same way.
 
     `normalize_title` reads TeX through the one decoder the writer is tested against, so a
     title holding literal braces, backslashes, Greek or math finds its own entry either way.
@@ -446,8 +446,8 @@ class BibIndex:
         for entry in entries:
             self.add(entry)
 
-    def add(self, entry: BibEntry, *, tex: bool = True) -> None:
-        """Index `entry`; without `tex`, its title is plain text (a paper not yet written)."""
+    def add(self, entry: BibEntry) -> None:
+        """Index `entry` (one read from the file, or a paper about to be written)."""
         self.keys_folded.add(entry.key.lower())
         for arxiv_id in entry.arxiv_ids():
             self.by_arxiv.setdefault(arxiv_id.id.lower(), entry)
@@ -456,7 +456,7 @@ class BibIndex:
             self.by_doi.setdefault(normalize_doi(doi), entry)
         title = entry.get("title")
         if title:
-            norm = _title_key(title, field=tex)
+            norm = _title_key(title)
             if norm:
                 self.by_title.setdefault(norm, entry)
 
@@ -477,7 +477,7 @@ class BibIndex:
             if hit:
                 return hit, f"DOI {doi}"
         if title:
-            norm = _title_key(title, field=False)
+            norm = _title_key(title)
             hit = self.by_title.get(norm) if norm else None
             # Distinct papers can share a title: two arXiv IDs that differ tell them apart.
             if hit and arxiv_id is not None:

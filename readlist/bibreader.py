@@ -155,6 +155,20 @@ class _Reader:
             raise _Eof
         return end
 
+    def assignment(self, pos: int, close: str, what: str, *, head: bool = False) -> int:
+        """Read `name = value` (a field, or a @string's `head`) at `pos`; return what follows."""
+        text = self.text
+        end = self.identifier(pos, "=", what)
+        if head:
+            self.head_end = end
+        self.field_name = text[pos:end]
+        self.state = "equals"
+        pos = self.white(end)
+        if text[pos] != "=":
+            raise _Error(pos, "expected `=`")
+        self.state = "value"
+        return self.value(self.white(pos + 1), close)
+
     def identifier(self, pos: int, allowed: str, what: str) -> int:
         """Scan an identifier that must be followed by white space or one of `allowed`."""
         text = self.text
@@ -250,15 +264,7 @@ class _Reader:
             return pos + 1
         if kind == "string":
             self.state = "string name"
-            end = self.identifier(pos, "=", "a string name")
-            self.head_end = end
-            self.field_name = text[pos:end]
-            self.state = "equals"
-            pos = self.white(end)
-            if text[pos] != "=":
-                raise _Error(pos, "expected `=`")
-            self.state = "value"
-            pos = self.value(self.white(pos + 1), close)
+            pos = self.assignment(pos, close, "a string name", head=True)
             if text[pos] != close:
                 raise _Error(pos, f"missing `{close}` in @string")
             return pos + 1
@@ -280,14 +286,7 @@ class _Reader:
             pos = self.white(pos + 1)
             if text[pos] == close:
                 break
-            end = self.identifier(pos, "=", "a field name")
-            self.field_name = text[pos:end]
-            self.state = "equals"
-            pos = self.white(end)
-            if text[pos] != "=":
-                raise _Error(pos, "expected `=`")
-            self.state = "value"
-            pos = self.value(self.white(pos + 1), close)
+            pos = self.assignment(pos, close, "a field name")
             self.state = "delimiter"
         return pos + 1
 

@@ -127,7 +127,7 @@ class AppState:
         if self.resolver is not None:
             saved = self.resolver.saved
             parts.append(
-                f"{saved} fetched result{'' if saved == 1 else 's'} kept in the cache"
+                f"{plural(saved, 'fetched result')} kept in the cache"
                 if saved
                 else "nothing fetched yet"
             )
@@ -162,7 +162,7 @@ def _err(message: str) -> None:
 MAX_FAILURE_LINES = 20
 
 
-def _width(*, err: bool = True) -> int:
+def _width() -> int:
     """The terminal's width (COLUMNS when set, 80 when not a terminal)."""
     import shutil
 

@@ -205,7 +205,7 @@ def add_papers(
                 outcome.skipped.append(Skipped(paper, str(exc)))
                 continue
             taken.add(key)
-            index.add(_placeholder_entry(key, paper), tex=False)
+            index.add(_placeholder_entry(key, paper))
             appended[key] = len(new_texts)
             new_texts.append(text)
             outcome.added.append(Added(key, paper))

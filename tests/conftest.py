@@ -92,17 +92,11 @@ def listing_files() -> list[Path]:
     return sorted((DATA / "listings").glob("*.txt"))
 
 
-def corpus_files(*, well_formed: bool = False) -> list[Any]:
-    """The shipped .bib corpus, plus ../shared's larger files (marked) when present.
-
-    `well_formed` leaves out the files that are broken on purpose (`malformed_*`).
-    """
+def corpus_files() -> list[Any]:
+    """The shipped .bib corpus, plus ../shared's larger files (marked) when present."""
     shipped = sorted((DATA / "corpora" / "bib").glob("*.bib"))
     names = {p.name for p in shipped}
     extra = sorted((SHARED / "corpora" / "bib").glob("*.bib")) if SHARED.is_dir() else []
-    if well_formed:
-        shipped = [p for p in shipped if not p.name.startswith("malformed")]
-        extra = [p for p in extra if not p.name.startswith("malformed")]
     return [*shipped] + [
         pytest.param(p, marks=pytest.mark.extra_corpus, id=f"extra-{p.name}")
         for p in extra

@@ -271,16 +271,8 @@ def open_hf_client(
     config: Config, on_request: Callable[[str], None] | None = None
 ) -> Iterator[HfClient]:
     """An `HfClient` for the configured Hub API, closed on exit."""
-    import httpx
-
-    from readlist import __version__
-    from readlist.resolve.arxiv import user_agent
     from readlist.resolve.hf import HfClient
+    from readlist.resolve.service import hf_http_client
 
-    headers = {"User-Agent": user_agent(__version__, config.arxiv.contact)}
-    if config.huggingface.token:
-        headers["Authorization"] = f"Bearer {config.huggingface.token}"
-    with httpx.Client(
-        headers=headers, timeout=config.arxiv.timeout_seconds, follow_redirects=True
-    ) as http:
+    with hf_http_client(config) as http:
         yield HfClient(http, api_url=config.huggingface.api_url, on_request=on_request)

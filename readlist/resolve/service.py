@@ -35,6 +35,8 @@ from readlist.resolve import Resolution, paper_from_listing
 from readlist.signals import Stopped, run_stoppable, stoppable_sleep
 
 if TYPE_CHECKING:
+    import httpx
+
     from readlist.config import Config
     from readlist.resolve._atom import AtomEntry
     from readlist.resolve.arxiv import ArxivClient
@@ -466,6 +468,26 @@ def _short(title: str, limit: int = 70) -> str:
     return title if len(title) <= limit else title[: limit - 1] + "…"
 
 
+def hf_http_client(config: Config) -> httpx.Client:
+    """The HTTP client for the Hugging Face API: readlist's User-Agent, the token if any, and
+    at most `[huggingface] concurrency` connections."""
+    import httpx
+
+    from readlist import __version__
+    from readlist.resolve.arxiv import user_agent
+
+    headers = {"User-Agent": user_agent(__version__, config.arxiv.contact)}
+    if config.huggingface.token:
+        headers["Authorization"] = f"Bearer {config.huggingface.token}"
+    concurrency = config.huggingface.concurrency
+    return httpx.Client(
+        headers=headers,
+        timeout=config.arxiv.timeout_seconds,
+        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        follow_redirects=True,
+    )
+
+
 def build_resolver(
     config: Config,
     *,
@@ -514,16 +536,8 @@ def build_resolver(
         limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         follow_redirects=True,
     )
-    hf_headers = dict(headers)
-    if config.huggingface.token:
-        hf_headers["Authorization"] = f"Bearer {config.huggingface.token}"
     concurrency = config.huggingface.concurrency
-    hf_http = httpx.Client(
-        headers=hf_headers,
-        timeout=config.arxiv.timeout_seconds,
-        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        follow_redirects=True,
-    )
+    hf_http = hf_http_client(config)
     arxiv = ArxivClient(
         arxiv_http,
         api_url=config.arxiv.api_url,
