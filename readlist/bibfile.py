@@ -11,7 +11,6 @@ and line, which is all a merge needs, at a fraction of a full parse's cost.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import re
 import tempfile
@@ -20,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from readlist.bibparse import STATUS_FIELD, UNRESOLVED, BibEntry, parse_entries  # noqa: F401 (re-exported)
 from readlist.errors import BibFileError
-from readlist.ids import find_arxiv_ids
 from readlist.models import ArxivId
 from readlist.normalize import normalize_title
 
@@ -29,52 +28,6 @@ if TYPE_CHECKING:
     from readlist.bibreader import BibtexView
 
 BOM = "\ufeff"
-
-# Fields whose whole value may be a bare arXiv number (`eprint = {2006.03654}`).
-_BARE_ID_FIELDS = ("eprint", "arxivid", "arxiv")
-# Fields that mention an arXiv ID only with context (`arXiv:…`, an arxiv.org URL, the DOI).
-_CONTEXT_ID_FIELDS = ("url", "doi", "journal", "journaltitle", "note", "howpublished", "ids")
-
-STATUS_FIELD = "readlist-status"
-UNRESOLVED = "unresolved"
-
-
-@dataclass(frozen=True)
-class BibEntry:
-    """One entry of a .bib file, with where it stands in the file's text."""
-
-    key: str
-    entry_type: str
-    fields: dict[str, str]  # lower-cased field name -> value with one enclosing layer removed
-    line: int  # 1-based line of the `@`
-    start: int  # offset of the `@` in BibFile.text
-    end: int  # offset just past the closing delimiter
-
-    def get(self, name: str) -> str | None:
-        return self.fields.get(name)
-
-    @property
-    def tags(self) -> list[str]:
-        from readlist.tags import parse_keywords
-
-        return parse_keywords(self.fields.get("keywords", ""))
-
-    @property
-    def is_unresolved(self) -> bool:
-        return self.fields.get(STATUS_FIELD, "").strip().lower() == UNRESOLVED
-
-    def arxiv_ids(self) -> list[ArxivId]:
-        """Every arXiv identifier this entry names, in any of its forms."""
-        found: list[ArxivId] = []
-        for name in _BARE_ID_FIELDS:
-            value = self.fields.get(name)
-            if value:
-                found.extend(find_arxiv_ids(value, bare_ok=True))
-        for name in _CONTEXT_ID_FIELDS:
-            value = self.fields.get(name)
-            if value:
-                found.extend(find_arxiv_ids(value))
-        return found
 
 
 @dataclass
@@ -173,204 +126,6 @@ def _first_non_utf8_line(data: bytes) -> int | None:
     except UnicodeDecodeError as exc:
         return data.count(b"\n", 0, exc.start) + 1
     return None
-
-
-def _strip_enclosing(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and (
-        (value[0] == "{" and value[-1] == "}") or (value[0] == '"' and value[-1] == '"')
-    ):
-        return value[1:-1]
-    return value
-
-
-def _line_offsets(text: str) -> list[int]:
-    offsets = [0]
-    pos = text.find("\n")
-    while pos != -1:
-        offsets.append(pos + 1)
-        pos = text.find("\n", pos + 1)
-    return offsets
-
-
-def parse_entries(
-    text: str, path: Path | str, *, problems: list[tuple[int, str]] | None = None
-) -> list[BibEntry]:
-    """Split `text` into entries the way biber reads them.
-
-    Three things bibtexparser's splitter gets wrong are put right here: an `@comment` body may
-    hold any braces (a block it could not close there is skipped, as BibTeX and biber do);
-    `@commentary{k, ...}` and other types that merely start with "comment" are entries; a
-    `%` line between fields is a comment (biber skips it), not part of the next field's name.
-    A block that cannot be read at all is skipped and described in `problems` (line, text):
-    BibTeX skips it too, and whether appending is still safe is for `bibreader` to tell.
-    """
-    from bibtexparser.model import (
-        DuplicateBlockKeyBlock,
-        DuplicateFieldKeyBlock,
-        Entry,
-        ExplicitComment,
-        ImplicitComment,
-        ParsingFailedBlock,
-    )
-    from bibtexparser.splitter import Splitter
-
-    # Splitting allocates hundreds of thousands of small acyclic objects; the cyclic garbage
-    # collector would scan them over and over for nothing (~10% of the parse).
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        library = _quiet_split(Splitter, text)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    entries: list[BibEntry] = []
-    line_starts: list[int] | None = None
-    cursor = 0
-    blocks = library.blocks
-    duplicate = (DuplicateBlockKeyBlock, DuplicateFieldKeyBlock)
-    unread = (ParsingFailedBlock, ExplicitComment)
-    for index, block in enumerate(blocks):
-        raw = block.raw or ""
-        entry = block
-        if type(block) is Entry:  # nearly every block: keep its path short
-            if "%" in raw and _has_comment_in_names(block):
-                entry = _resplit_entry(Splitter, raw, None) or block
-        elif isinstance(block, duplicate):
-            entry = block.ignore_error_block
-        elif isinstance(block, unread):
-            block_type = _block_type(raw)
-            if block_type == "comment":
-                # BibTeX and biber skip whatever follows `@comment`, braces or not.
-                continue
-            if isinstance(block, ParsingFailedBlock) and "%" in raw:
-                # The splitter stopped inside the block: give it the text up to the next one.
-                start = text.find(raw, cursor)
-                later = (b for b in blocks[index + 1 :] if not isinstance(b, ImplicitComment))
-                following = next((b.raw or "" for b in later), "")
-                stop = text.find(following, start + len(raw)) if following else len(text)
-                raw = text[start:stop] if start != -1 and stop != -1 else raw
-            entry = _resplit_entry(Splitter, raw, block_type) or block
-            if isinstance(entry, ParsingFailedBlock):
-                if problems is not None:
-                    line = (block.start_line or 0) + 1
-                    problems.append((line, _describe_failure(block)))
-                continue
-            raw = raw[: len(getattr(entry, "raw", None) or raw)]
-        if not isinstance(entry, Entry):
-            continue
-        start = text.find(raw, cursor) if raw else -1
-        if start == -1:  # pragma: no cover - the splitter's raw is always a slice of the text
-            if line_starts is None:
-                line_starts = _line_offsets(text)
-            start = line_starts[min(block.start_line or 0, len(line_starts) - 1)]
-        end = start + len(raw)
-        cursor = end
-        fields = {}
-        for f in entry.fields:
-            name = f.key.lower()
-            if name not in fields:
-                fields[name] = _strip_enclosing(f.value) if isinstance(f.value, str) else ""
-        entries.append(
-            BibEntry(
-                key=entry.key,
-                entry_type=entry.entry_type.lower(),
-                fields=fields,
-                line=(block.start_line or 0) + 1,
-                start=start,
-                end=end,
-            )
-        )
-    return entries
-
-
-_BLOCK_TYPE = re.compile(r"@[ \t\r\n]*([^ \t\r\n{(]*)")
-
-
-def _block_type(raw: str) -> str:
-    match = _BLOCK_TYPE.match(raw)
-    return match.group(1).lower() if match else ""
-
-
-def _has_comment_in_names(entry: object) -> bool:
-    return any("%" in f.key for f in getattr(entry, "fields", ()))
-
-
-def _resplit_entry(splitter_cls: type, raw: str, block_type: str | None) -> object | None:
-    """Split one block again as an entry, with `%` comments between its fields blanked out.
-
-    A type the splitter takes for a comment (`@commentary`) is masked while splitting and put
-    back after; blanking keeps every offset, so the entry's span in the file stays right.
-    """
-    from bibtexparser.model import Entry
-
-    masked = _blank_field_comments(raw)
-    original_type = None
-    if block_type is not None and block_type.startswith("comment"):
-        at = raw.index("@") + 1
-        while masked[at] in " \t\r\n":
-            at += 1
-        original_type = raw[at : at + len(block_type)]
-        masked = masked[:at] + "x" + masked[at + 1 :]
-    library = _quiet_split(splitter_cls, masked)
-    blocks = [b for b in library.blocks if isinstance(b, Entry)]
-    if len(blocks) != 1:
-        return None
-    entry = blocks[0]
-    if original_type is not None:
-        entry.entry_type = original_type
-    return entry
-
-
-def _blank_field_comments(raw: str) -> str:
-    """Replace each `%` comment between an entry's fields (not inside values) by spaces."""
-    opener = min((i for i in (raw.find("{"), raw.find("(")) if i != -1), default=-1)
-    if opener == -1 or "%" not in raw:
-        return raw
-    chars = list(raw)
-    depth = 0
-    in_quotes = False
-    pos = opener + 1
-    n = len(raw)
-    while pos < n:
-        ch = raw[pos]
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth < 0:
-                break
-        elif ch == '"' and depth == 0:
-            in_quotes = not in_quotes
-        elif ch == "%" and depth == 0 and not in_quotes:
-            while pos < n and raw[pos] not in "\r\n":
-                chars[pos] = " "
-                pos += 1
-            continue
-        pos += 1
-    return "".join(chars)
-
-
-def _quiet_split(splitter_cls: type, text: str):  # type: ignore[no-untyped-def]
-    """Run the splitter with its per-block log warnings silenced; we report failures ourselves."""
-    import logging
-
-    logger = logging.getLogger("bibtexparser")
-    previous = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        return splitter_cls(text).split()
-    finally:
-        logger.setLevel(previous)
-
-
-def _describe_failure(block: object) -> str:
-    error = getattr(block, "error", None)
-    reason = getattr(error, "abort_reason", None) or str(error or "syntax error")
-    reason = " ".join(reason.split()).rstrip(". ")
-    raw = (getattr(block, "raw", "") or "").strip().splitlines()
-    head = raw[0][:60] if raw else ""
-    return f"cannot parse `{head}`: {reason}"
 
 
 def read_bib(path: Path) -> BibFile:
