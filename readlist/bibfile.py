@@ -11,18 +11,24 @@ and line, which is all a merge needs, at a fraction of a full parse's cost.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from readlist.bibparse import STATUS_FIELD, UNRESOLVED, BibEntry, parse_entries  # noqa: F401 (re-exported)
+from readlist import libindex
+from readlist.bibparse import (  # noqa: F401 (re-exported)
+    STATUS_FIELD,
+    UNRESOLVED,
+    BibEntry,
+    parse_entries,
+)
 from readlist.errors import BibFileError
-from readlist.models import ArxivId
-from readlist.normalize import normalize_title
+from readlist.libindex import BibIndex, Row, Snapshot, normalize_doi  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from readlist.bibreader import BibtexView
@@ -32,19 +38,85 @@ BOM = "\ufeff"
 
 @dataclass
 class BibFile:
-    """A .bib file as read from disk, ready for lossless edits."""
+    """A .bib file as read from disk, ready for lossless edits.
+
+    Read with a cache directory, it carries a `Snapshot` (readlist.libindex) of its state, and
+    its entries are parsed only when asked for: `rows`, `index` and `entry_at` answer from the
+    snapshot, and a write keeps the snapshot in step (`written`).
+    """
 
     path: Path
-    text: str  # decoded text without the BOM
     bom: bool = False
     exists: bool = True
-    entries: list[BibEntry] = field(default_factory=list)
     # Blocks bibtexparser could not read: (line, description). BibTeX skips such a block and
     # reads on, and so do we; whether a new entry can still be appended is `bibtex_view`'s call.
     problems: list[tuple[int, str]] = field(default_factory=list)
-    # The line of the first byte that is not UTF-8 (a Latin-1 file, say), or None.
-    not_utf8_line: int | None = None
+    snapshot: Snapshot | None = field(default=None, repr=False)
+    # Where the snapshot is kept (None: not kept), and the file it stands for.
+    cache_dir: Path | None = field(default=None, repr=False)
+    # The file's bytes as read, and how it stood on disk then (for appending by copy).
+    data: bytes = field(default=b"", repr=False)
+    stat: os.stat_result | None = field(default=None, repr=False)
+    hasher: hashlib._Hash | None = field(default=None, repr=False)  # SHA-256 of `data`
+    _text: str | None = field(default=None, repr=False)
+    _entries: list[BibEntry] | None = field(default=None, repr=False)
     _bibtex_view: BibtexView | None = field(default=None, repr=False)
+    _index: BibIndex | None = field(default=None, repr=False)
+
+    @property
+    def text(self) -> str:
+        """The decoded text, without the BOM (decoded when first asked for: a snapshot that
+        answers for the file needs none of it)."""
+        if self._text is None:
+            self._text, _ = decode_bib(self.data)
+        return self._text
+
+    @property
+    def not_utf8_line(self) -> int | None:
+        """The line of the first byte that is not UTF-8 (a Latin-1 file, say), or None."""
+        return _first_non_utf8_line(self.data) if not self.data.isascii() else None
+
+    @property
+    def entries(self) -> list[BibEntry]:
+        """Every entry, parsed (once) from the text."""
+        if self._entries is None:
+            self._entries = parse_entries(self.text, self.path)
+        return self._entries
+
+    @property
+    def rows(self) -> tuple[Row, ...]:
+        """Every entry as `list` and the look-ups see it, from the snapshot when there is one."""
+        if self.snapshot is None:
+            self.snapshot = libindex.build(
+                self.text, len(self.data), b"", self.entries, self.problems
+            )
+        return self.snapshot.rows
+
+    @property
+    def keys(self) -> set[str]:
+        return {row.key for row in self.rows}
+
+    def entry_at(self, position: int) -> BibEntry:
+        """The entry of `rows[position]`, read from its own span of the text."""
+        if self._entries is not None:
+            return self._entries[position]
+        row = self.snapshot.row(position) if self.snapshot else self.rows[position]
+        found = parse_entries(self.text[row.start : row.end], self.path)
+        if len(found) == 1 and found[0].key == row.key:
+            return replace(found[0], line=row.line, start=row.start, end=row.end)
+        return self.entries[position]  # pragma: no cover - a span reads as its entry
+
+    @property
+    def index(self) -> BibIndex:
+        """Look-ups by arXiv ID, DOI and title over the file's entries."""
+        if self._index is None:
+            if self._entries is not None and self.snapshot is None:
+                self._index = BibIndex(self._entries)
+            else:
+                if self.snapshot is None:
+                    self.rows  # noqa: B018 - makes the snapshot
+                self._index = BibIndex(snapshot=self.snapshot, entry_at=self.entry_at)
+        return self._index
 
     @property
     def bibtex_view(self) -> BibtexView:
@@ -56,25 +128,77 @@ class BibFile:
         return self._bibtex_view
 
     @property
-    def eol(self) -> str:
-        """The file's dominant line ending, reused for everything we add."""
-        crlf = self.text.count("\r\n")
-        return "\r\n" if crlf and crlf * 2 >= self.text.count("\n") else "\n"
+    def bibtex_keys_folded(self) -> set[str]:
+        """The keys BibTeX reads in the file, lower-cased."""
+        if self.snapshot is not None and self._bibtex_view is None:
+            return self.snapshot.bibtex_keys
+        return self.bibtex_view.keys_folded
+
+    def bibtex_resume(self) -> tuple[int, list[str]]:
+        """Where BibTeX's reading would go on after the text, and the keys it read up to there."""
+        if self.snapshot is not None and self._bibtex_view is None:
+            return self.snapshot.bibtex_resume, list(self.snapshot.bibtex_keys)
+        view = self.bibtex_view
+        return view.resume_at, [e.key.lower() for e in view.entries if e.start < view.resume_at]
 
     @property
-    def keys(self) -> set[str]:
-        return {e.key for e in self.entries}
+    def declared(self) -> frozenset[str]:
+        """The characters readlist's `@preamble`s in the file declare."""
+        if self.snapshot is not None:
+            return self.snapshot.declared
+        from readlist.texletters import declared_in
 
-    def entry(self, key: str) -> BibEntry | None:
-        for e in self.entries:
-            if e.key == key:
-                return e
-        return None
+        return frozenset(declared_in(self.text))
+
+    @property
+    def eol(self) -> str:
+        """The file's dominant line ending, reused for everything we add."""
+        if self.snapshot is not None:
+            return self.snapshot.eol
+        crlf = self.text.count("\r\n")
+        return "\r\n" if crlf and crlf * 2 >= self.text.count("\n") else "\n"
 
     def encode(self, text: str | None = None) -> bytes:
         """Encode `text` (default: the current text) the way the file was stored."""
         body = self.text if text is None else text
         return ((BOM if self.bom else "") + body).encode("utf-8", "surrogateescape")
+
+    def write(self, text: str) -> None:
+        """Write `text` as the file's new content, and keep the snapshot in step.
+
+        When `text` only adds to the file, the unchanged bytes are copied on disk, not
+        written again.
+        """
+        appended = self.exists and text.startswith(self.text)
+        if appended:
+            tail = text[len(self.text) :].encode("utf-8", "surrogateescape")
+            append_atomic(self.path, self.data, self.stat, tail)
+            size = len(self.data) + len(tail)
+        else:
+            data = self.encode(text)
+            write_atomic(self.path, data)
+            size = len(data)
+        if self.cache_dir is None:
+            return
+        target = _index_target(self.path)
+        if appended and self.hasher is not None:
+            hasher = self.hasher.copy()
+            hasher.update(tail)
+            digest = hasher.digest()
+        else:
+            digest = hashlib.sha256(self.data + tail if appended else data).digest()
+        if appended and self.snapshot is not None and self.snapshot.digest:
+            snapshot = libindex.grown(self.snapshot, text, size, digest)
+        else:
+            problems: list[tuple[int, str]] = []
+            entries = parse_entries(text, self.path, problems=problems)
+            snapshot = libindex.build(text, size, digest, entries, problems)
+        libindex.save(self.cache_dir, target, snapshot)
+
+
+def _index_target(path: Path) -> Path:
+    """The file a snapshot of `path` is kept for: links followed."""
+    return Path(os.path.realpath(path))
 
 
 def decode_bib(data: bytes) -> tuple[str, bool]:
@@ -128,12 +252,18 @@ def _first_non_utf8_line(data: bytes) -> int | None:
     return None
 
 
-def read_bib(path: Path) -> BibFile:
-    """Read and parse `path`; a file that does not exist yet reads as empty."""
+def read_bib(path: Path, cache_dir: Path | None = None) -> BibFile:
+    """Read and parse `path`; a file that does not exist yet reads as empty.
+
+    With a `cache_dir`, the file's snapshot kept there answers for it where it can (see
+    readlist.libindex), and is made or brought up to date where it cannot.
+    """
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            data = handle.read()
     except FileNotFoundError:
-        return BibFile(path=path, text="", exists=False)
+        return BibFile(path=path, exists=False, cache_dir=cache_dir, _text="")
     except IsADirectoryError:
         raise BibFileError(path, "is a directory, not a .bib file") from None
     except OSError as exc:
@@ -149,99 +279,30 @@ def read_bib(path: Path) -> BibFile:
         )
     if b"\x00" in data:
         raise BibFileError(path, "looks like a binary file, not BibTeX; nothing was written")
-    text, bom = decode_bib(data)
-    problems: list[tuple[int, str]] = []
-    return BibFile(
+    bib = BibFile(
         path=path,
-        text=text,
-        bom=bom,
-        entries=parse_entries(text, path, problems=problems),
-        problems=problems,
-        not_utf8_line=_first_non_utf8_line(data) if not data.isascii() else None,
+        bom=data.startswith(BOM.encode()),
+        cache_dir=cache_dir,
+        data=data,
+        stat=stat,
     )
-
-
-# -- finding what the file already holds --------------------------------------------------
-
-
-def normalize_doi(doi: str) -> str:
-    """Lower-case a DOI and drop any resolver prefix, so equal DOIs compare equal."""
-    value = doi.strip().lower()
-    for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:"):
-        if value.startswith(prefix):
-            value = value[len(prefix) :]
-    return value.strip()
-
-
-# A backslash the decoder left (``\\alpha``, ``{\\textbackslash}``) is text: its word stands alone.
-_LITERAL_MACRO_RE = re.compile(r"\\([A-Za-z]*)")
-_FALLBACK_RE = re.compile(r"\[U\+(10[0-9A-F]{4}|0?[0-9A-F]{4,5})\]")
-
-
-def _title_key(title: str) -> str:
-    """Normalize a title read from a .bib or a listing the same way.
-
-    `normalize_title` reads TeX through the one decoder the writer is tested against, so a
-    title holding literal braces, backslashes, Greek or math finds its own entry either way.
-    """
-    if "[U+" in title:
-        # How older readlist versions wrote a character pdfLaTeX cannot typeset (CJK, emoji).
-        title = _FALLBACK_RE.sub(lambda m: chr(int(m.group(1), 16)), title)
-    return normalize_title(title)
-
-
-class BibIndex:
-    """Look-ups from arXiv ID, DOI and normalized title to the entry that holds them."""
-
-    def __init__(self, entries: Sequence[BibEntry]) -> None:
-        self.by_arxiv: dict[str, BibEntry] = {}
-        self.by_doi: dict[str, BibEntry] = {}
-        self.by_title: dict[str, BibEntry] = {}
-        self.keys_folded: set[str] = set()
-        for entry in entries:
-            self.add(entry)
-
-    def add(self, entry: BibEntry) -> None:
-        """Index `entry` (one read from the file, or a paper about to be written)."""
-        self.keys_folded.add(entry.key.lower())
-        for arxiv_id in entry.arxiv_ids():
-            self.by_arxiv.setdefault(arxiv_id.id.lower(), entry)
-        doi = entry.get("doi")
-        if doi:
-            self.by_doi.setdefault(normalize_doi(doi), entry)
-        title = entry.get("title")
-        if title:
-            norm = _title_key(title)
-            if norm:
-                self.by_title.setdefault(norm, entry)
-
-    def find(
-        self,
-        *,
-        arxiv_id: ArxivId | None = None,
-        doi: str | None = None,
-        title: str | None = None,
-    ) -> tuple[BibEntry, str] | None:
-        """Return the entry already holding this paper and what matched, if any."""
-        if arxiv_id is not None:
-            hit = self.by_arxiv.get(arxiv_id.id.lower()) or self.by_doi.get(arxiv_id.doi.lower())
-            if hit:
-                return hit, f"arXiv:{arxiv_id.id}"
-        if doi:
-            hit = self.by_doi.get(normalize_doi(doi))
-            if hit:
-                return hit, f"DOI {doi}"
-        if title:
-            norm = _title_key(title)
-            hit = self.by_title.get(norm) if norm else None
-            # Distinct papers can share a title: two arXiv IDs that differ tell them apart.
-            if hit and arxiv_id is not None:
-                theirs = {i.id.lower() for i in hit.arxiv_ids()}
-                if theirs and arxiv_id.id.lower() not in theirs:
-                    hit = None
-            if hit:
-                return hit, "same title"
-        return None
+    if cache_dir is None:
+        bib._entries = parse_entries(bib.text, path, problems=bib.problems)
+        return bib
+    target = _index_target(path)
+    snapshot, bib.hasher = libindex.matching(libindex.load(cache_dir, target), data)
+    if snapshot is not None and snapshot.size != len(data):
+        snapshot = libindex.grown(snapshot, bib.text, len(data), bib.hasher.digest())
+        libindex.save(cache_dir, target, snapshot)
+    elif snapshot is None:
+        bib._entries = parse_entries(bib.text, path, problems=bib.problems)
+        snapshot = libindex.build(
+            bib.text, len(data), bib.hasher.digest(), bib._entries, bib.problems
+        )
+        libindex.save(cache_dir, target, snapshot)
+    bib.snapshot = snapshot
+    bib.problems = list(snapshot.problems)
+    return bib
 
 
 # -- editing -------------------------------------------------------------------------------
@@ -262,21 +323,22 @@ def append_entries(
     """`appended_text`, and the (start, end) of each appended entry in the result."""
     if not entry_texts:
         return text, []
-    if not text.strip():
-        head, tail = text, eol
+    # (Copying a big library's text is the cost here: it is copied once, by the join.)
+    if not text or text.isspace():
+        separator, tail = "", eol
     elif text.endswith(("\n", "\r")):
         blank_already = text.endswith(("\n\n", "\r\n\r\n", "\r\r"))
-        head, tail = text + ("" if blank_already else eol), eol
+        separator, tail = ("" if blank_already else eol), eol
     else:
-        head, tail = text + eol + eol, ""
+        separator, tail = eol + eol, ""
     spans: list[tuple[int, int]] = []
-    pos = len(head)
+    pos = len(text) + len(separator)
     for index, entry in enumerate(entry_texts):
         if index:
             pos += 2 * len(eol)
         spans.append((pos, pos + len(entry)))
         pos += len(entry)
-    return head + (eol + eol).join(entry_texts) + tail, spans
+    return "".join([text, separator, (eol + eol).join(entry_texts), tail]), spans
 
 
 def check_bibtex_sees(
@@ -300,10 +362,13 @@ def check_bibtex_sees(
     if not spans:
         return
     before_end = spans[0][0]
-    # Tags merged in place: read the edited text again.
-    before = read_like_bibtex(text[:before_end]) if edited else bib.bibtex_view
+    if edited:  # tags merged in place: read the edited text again
+        view = read_like_bibtex(text[:before_end])
+        resume = view.resume_at, [e.key.lower() for e in view.entries if e.start < view.resume_at]
+    else:
+        resume = bib.bibtex_resume()
     unseen = unseen_entries(
-        before, text, [(start, end, key) for (start, end), key in zip(spans, keys, strict=True)]
+        resume, text, [(start, end, key) for (start, end), key in zip(spans, keys, strict=True)]
     )
     if not unseen:
         return
@@ -632,6 +697,14 @@ def write_atomic(path: Path, data: bytes) -> None:
     A hard-linked file is changed in place (`_write_in_place`). Stop signals are held until
     the write is over.
     """
+    append_atomic(path, b"", None, data)
+
+
+def append_atomic(path: Path, head: bytes, head_stat: os.stat_result | None, tail: bytes) -> None:
+    """`write_atomic` of `head + tail`, where `head` is the file's content as it stood at
+    `head_stat`: while it still stands so, `head` is copied on disk by the kernel rather than
+    written again, which for a big library is most of the cost of adding to it.
+    """
     from readlist.signals import deferred
 
     target = check_writable(path)
@@ -641,9 +714,11 @@ def write_atomic(path: Path, data: bytes) -> None:
         except FileNotFoundError:
             st = None
         if st is not None and st.st_nlink > 1:
-            _write_in_place(path, target, data)
+            _write_in_place(path, target, head + tail)
+        elif head and st is not None and _same_state(head_stat, st):
+            _replace(path, target, tail, st, head)
         else:
-            _replace(path, target, data, st)
+            _replace(path, target, head + tail, st)
 
 
 def _temp_beside(path: Path, target: Path, suffix: str = ".tmp") -> tuple[int, str]:
@@ -683,7 +758,7 @@ def _check_cut_edit(path: Path, target: Path) -> None:
         )
 
 
-def _write_all(fd: int, data: bytes, offset: int) -> None:
+def _write_all(fd: int, data: bytes | memoryview, offset: int) -> None:
     view = memoryview(data)
     while view:
         written = os.pwrite(fd, view, offset)
@@ -700,8 +775,53 @@ def _fsync_folder(directory: Path) -> None:
             os.close(dir_fd)
 
 
-def _replace(path: Path, target: Path, data: bytes, st: os.stat_result | None) -> None:
-    """Replace `target` by rename: temp file beside it, fsync, same mode and owner, rename."""
+def _same_state(then: os.stat_result | None, now: os.stat_result) -> bool:
+    if then is None:
+        return False
+    return (then.st_dev, then.st_ino, then.st_size, then.st_mtime_ns, then.st_ctime_ns) == (
+        now.st_dev,
+        now.st_ino,
+        now.st_size,
+        now.st_mtime_ns,
+        now.st_ctime_ns,
+    )
+
+
+def _copy_head(target: Path, fd: int, count: int) -> int:
+    """Copy the first `count` bytes of `target` into `fd` in the kernel; how many were copied.
+
+    Anything short of all of them (no `copy_file_range`, another file system) returns 0, and
+    the caller writes everything itself.
+    """
+    copy = getattr(os, "copy_file_range", None)
+    if copy is None or count <= 0:
+        return 0
+    try:
+        source = os.open(target, os.O_RDONLY)
+    except OSError:
+        return 0
+    done = 0
+    try:
+        while done < count:
+            step = copy(source, fd, count - done, done, done)
+            if step <= 0:
+                return 0
+            done += step
+    except OSError:
+        return 0
+    finally:
+        os.close(source)
+    return done
+
+
+def _replace(
+    path: Path, target: Path, data: bytes, st: os.stat_result | None, head: bytes = b""
+) -> None:
+    """Replace `target` by rename: temp file beside it, fsync, same mode and owner, rename.
+
+    The new content is `head + data`, where `head` is what `target` holds now: it is copied
+    from there where the kernel can.
+    """
     if st is not None:
         mode = st.st_mode & 0o7777
     else:
@@ -716,7 +836,9 @@ def _replace(path: Path, target: Path, data: bytes, st: os.stat_result | None) -
                 # root editing a user's file must not hand it to root; others cannot chown
                 with contextlib.suppress(OSError):
                     os.fchown(fd, st.st_uid, st.st_gid)
-            _write_all(fd, data, 0)
+            if head and _copy_head(target, fd, len(head)) < len(head):
+                _write_all(fd, head, 0)
+            _write_all(fd, data, len(head))
             os.fsync(fd)
         finally:
             os.close(fd)

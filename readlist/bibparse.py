@@ -72,6 +72,26 @@ class BibEntry:
         return found
 
 
+def plain_field(value: str) -> str:
+    """A field's text without TeX: escapes decoded, grouping braces dropped."""
+    if "\\" not in value and "$" not in value:
+        return value.replace("{", "").replace("}", "")
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    try:
+        # pylatexenc recurses once per nested group: a hostile .bib could exhaust the stack.
+        return str(LatexNodes2Text(math_mode="verbatim").latex_to_text(value))
+    except RecursionError:
+        from readlist.latex import plain_text
+
+        return plain_text(value, field=True)
+
+
+def plain_tags(entry: BibEntry) -> list[str]:
+    """The entry's `keywords` as plain tags (`vision\\_language` -> `vision_language`)."""
+    return [plain_field(tag) for tag in entry.tags]
+
+
 def _strip_enclosing(value: str) -> str:
     value = value.strip()
     if len(value) >= 2 and (
@@ -285,7 +305,13 @@ def _split_region(text: str, problems: list[tuple[int, str]] | None) -> tuple[li
             entry = _resplit_entry(Splitter, raw, block_type) or block
             if isinstance(entry, ParsingFailedBlock):
                 if problems is not None:
-                    line = (block.start_line or 0) + 1
+                    at = text.find(block.raw or "", cursor)
+                    if at >= line_at:
+                        line_no += text.count("\n", line_at, at)
+                        line_at = at
+                        line = line_no
+                    else:  # pragma: no cover - a failed block's raw is a slice of the text
+                        line = (block.start_line or 0) + 1
                     problems.append((line, _describe_failure(block)))
                 continue
             raw = raw[: len(getattr(entry, "raw", None) or raw)]

@@ -353,16 +353,16 @@ def read_like_bibtex(
 
 
 def unseen_entries(
-    before: BibtexView, text: str, appended: Iterable[tuple[int, int, str]]
+    before: tuple[int, Iterable[str]], text: str, appended: Iterable[tuple[int, int, str]]
 ) -> list[tuple[int, str]]:
     """Which appended entries BibTeX would not read intact, and why.
 
-    `before` is the view of the text that `text` extends; `appended` holds each new entry's
-    (start, end, key) in `text`. Reading resumes where `before` could not finish, with the
-    keys it had read up to there, which is what reading the whole of `text` would give.
+    `before` tells how BibTeX read the text that `text` extends: where its reading would go
+    on (`BibtexView.resume_at`) and the lower-cased keys it read up to there. `appended` holds
+    each new entry's (start, end, key) in `text`. Reading resumes there, which is what
+    reading the whole of `text` would give.
     """
-    resume = before.resume_at
-    seen = [e.key.lower() for e in before.entries if e.start < resume]
+    resume, seen = before
     after = read_like_bibtex(text, start=resume, seen=seen)
     found = {(e.start, e.key) for e in after.entries}
     problems: list[tuple[int, str]] = []

@@ -25,6 +25,7 @@ from readlist.models import dated
 
 if TYPE_CHECKING:
     from readlist.config import Config
+    from readlist.libindex import Row
     from readlist.library import AddOutcome
     from readlist.models import Listing, Paper, Venue
     from readlist.resolve import Resolution, Resolver
@@ -260,9 +261,9 @@ def _complete_keys(ctx: click.Context, param: click.Parameter, incomplete: str) 
 
         folded = incomplete.casefold()
         return [
-            CompletionItem(e.key)
-            for e in read_bib(path).entries
-            if e.key.casefold().startswith(folded)
+            CompletionItem(row.key)
+            for row in read_bib(path, config.cache_dir).rows
+            if row.key.casefold().startswith(folded)
         ]
     except Exception:  # completion must never print a traceback into the shell
         return []
@@ -436,13 +437,15 @@ def _render_listing(
         click.echo(head + title + tail, err=err)
 
 
-def _known_in_bib(listings: Sequence[Listing], bib: Path | None) -> dict[int, str]:
+def _known_in_bib(
+    listings: Sequence[Listing], bib: Path | None, cache_dir: Path | None
+) -> dict[int, str]:
     """Map listing positions to the key of the .bib entry that already holds them."""
     if bib is None:
         return {}
-    from readlist.bibfile import BibIndex, read_bib
+    from readlist.bibfile import read_bib
 
-    index = BibIndex(read_bib(bib).entries)
+    index = read_bib(bib, cache_dir).index
     known = {}
     for i, item in enumerate(listings):
         hit = index.find(arxiv_id=item.arxiv_id, title=item.title)
@@ -947,7 +950,9 @@ def add(
     if pick or match or take_all or _only_identifiers(sources):
         chosen = select(listings, pick=pick, match=match, take_all=take_all or not (pick or match))
     elif "-" not in sources and _stdin_is_interactive():
-        chosen = _pick_interactively(listings, _known_in_bib(listings, path if to_bib else None))
+        chosen = _pick_interactively(
+            listings, _known_in_bib(listings, path if to_bib else None, config.cache_dir)
+        )
         if not chosen:
             _err("Nothing selected; nothing written.")
             return
@@ -971,7 +976,14 @@ def add(
     keys: dict[int, str] = {}
     if to_bib:
         assert path is not None
-        outcome = add_papers(path, papers, config.bibtex, merge_tags=merge_tags, dry_run=dry_run)
+        outcome = add_papers(
+            path,
+            papers,
+            config.bibtex,
+            merge_tags=merge_tags,
+            dry_run=dry_run,
+            cache_dir=config.cache_dir,
+        )
         keys = {id(a.paper): a.key for a in outcome.added}
         keys.update({id(p.paper): p.key for p in outcome.present})
         if as_json:
@@ -1068,7 +1080,7 @@ def show(
     """
     config = state.config(**{"library.bib": bib})
     listings = _read_listings(sources, config, min_upvotes=min_upvotes)
-    known = _known_in_bib(listings, _bib_path(config, required=False))
+    known = _known_in_bib(listings, _bib_path(config, required=False), config.cache_dir)
     if as_json:
         rows = [
             {
@@ -1089,24 +1101,21 @@ def show(
     _err(f"{plural(len(listings), 'paper')}, {len(known)} already in the .bib")
 
 
-def _entry_row(entry: Any, read_tag: str = "read") -> dict[str, Any]:
-    from readlist.library import plain_field
-
-    ids = entry.arxiv_ids()
-    tags = entry.tags
+def _entry_row(row: Row, read_tag: str = "read") -> dict[str, Any]:
+    read = any(t.casefold() == read_tag.casefold() for t in row.tags)
     return {
-        "key": entry.key,
-        "type": entry.entry_type,
-        "title": " ".join(plain_field(entry.get("title") or "").split()),
-        "year": entry.get("year") or (entry.get("date") or "")[:4] or None,
-        "arxiv_id": ids[0].id if ids else None,
-        "doi": entry.get("doi"),
-        "tags": tags,
-        "unresolved": entry.is_unresolved,
-        "read": any(t.casefold() == read_tag.casefold() for t in tags),
+        "key": row.key,
+        "type": row.entry_type,
+        "title": row.title,
+        "year": row.year,
+        "arxiv_id": row.arxiv_ids[0] if row.arxiv_ids else None,
+        "doi": row.doi,
+        "tags": list(row.tags),
+        "unresolved": row.unresolved,
+        "read": read,
         # Everything not marked read is still to read, with the unread tag or without one.
-        "to_read": not any(t.casefold() == read_tag.casefold() for t in tags),
-        "line": entry.line,
+        "to_read": not read,
+        "line": row.line,
     }
 
 
@@ -1136,10 +1145,10 @@ def list_(
         raise click.UsageError("--to-read and --read exclude each other")
     config = state.config(**{"library.bib": bib})
     path = _existing_bib(config)
-    library = load_entries(path)
+    library = load_entries(path, config.cache_dir)
     for line, problem in library.problems:
         _err(f"warning: {path}:{line}: {problem}; skipped")
-    rows = [_entry_row(e, config.tagging.read_tag) for e in library.entries]
+    rows = [_entry_row(row, config.tagging.read_tag) for row in library.rows]
     wanted = {t.lower() for t in tags}
     rows = [
         r
@@ -1150,7 +1159,9 @@ def list_(
         and wanted <= {t.lower() for t in r["tags"]}
     ]
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        from readlist.jsontext import dumps_rows
+
+        click.echo(dumps_rows(rows, lists=("tags",)))
         return
     width = _width()
     # Keys are what a user types: show them whole up to a third of the line.
@@ -1260,7 +1271,9 @@ def upgrade(
                 _err(f"warning: {warning}")
         else:
             path = _existing_bib(config)
-            outcome = upgrade_in_place(path, resolver, lookup, dry_run=dry_run)
+            outcome = upgrade_in_place(
+                path, resolver, lookup, dry_run=dry_run, cache_dir=config.cache_dir
+            )
             planned, skipped, where = outcome.planned, outcome.skipped, str(path)
     for up in planned:
         kind = up.entry_type
@@ -1325,7 +1338,12 @@ def resolve(
     _writable_bib(state, path, dry_run=dry_run)
     with _resolver(config, offline=offline, refresh=refresh, state=state) as (resolver, _):
         outcome = resolve_in_place(
-            path, resolver, config.bibtex, dry_run=dry_run, date=config.zotero.date
+            path,
+            resolver,
+            config.bibtex,
+            dry_run=dry_run,
+            date=config.zotero.date,
+            cache_dir=config.cache_dir,
         )
     for key, paper in outcome.resolved:
         _mark("~", "green", f"{key}  arXiv:{paper.arxiv_id}  {paper.title}")
@@ -1354,7 +1372,11 @@ def retag(state: AppState, bib: Path | None, dry_run: bool) -> None:
     path = _existing_bib(config)
     _writable_bib(state, path, dry_run=dry_run)
     outcome = retag_in_place(
-        path, _tagger(config), ascii_only=config.bibtex.style == "bibtex", dry_run=dry_run
+        path,
+        _tagger(config),
+        ascii_only=config.bibtex.style == "bibtex",
+        dry_run=dry_run,
+        cache_dir=config.cache_dir,
     )
     for key, tags in outcome.changed:
         click.echo(f"{key}: + {', '.join(tags)}")
@@ -1379,15 +1401,16 @@ def check(state: AppState, tex: Path, bib: Path | None) -> None:
     from readlist.texcheck import cites_all, missing_keys, scan_tex
 
     document = scan_tex(tex)
+    config = state.config(**{"library.bib": bib})
     if bib is None and document.setup.bib_files:
         paths = list(document.setup.bib_files)
         for path in paths:
             if not path.exists():
                 raise InputError(str(path), f"no such .bib file (named by {tex})")
     else:
-        paths = [_existing_bib(state.config(**{"library.bib": bib}))]
-    entries = [entry for path in paths for entry in load_entries(path).entries]
-    keys = {e.key for e in entries}
+        paths = [_existing_bib(config)]
+    libraries = [load_entries(path, config.cache_dir) for path in paths]
+    keys = {row.key for library in libraries for row in library.rows}
     uses = document.uses
     cited = {u.key for u in uses if not u.is_all}
     style = document.setup.bibtex_style
@@ -1395,7 +1418,13 @@ def check(state: AppState, tex: Path, bib: Path | None) -> None:
         from readlist.bibstyles import StyleWarning, find_bst, hidden_ids, style_prints_eprints
 
         if style_prints_eprints(style, lambda name: find_bst(name, tex.parent)) is False:
-            shown = entries if cites_all(uses) else [e for e in entries if e.key in cited]
+            every = cites_all(uses)
+            shown = [
+                library.entry_at(position)
+                for library in libraries
+                for position, row in enumerate(library.rows)
+                if every or row.key in cited
+            ]
             hidden = hidden_ids(shown)
             if hidden:
                 _err("Warning: " + StyleWarning(style, tuple(hidden)).message())
@@ -1539,7 +1568,12 @@ def pull(
         _err(f"warning: {warning}")
     papers = [replace(paper, resolved=True) for _, paper in pulled]
     outcome = add_papers(
-        path, papers, config.bibtex, dry_run=dry_run, preferred_keys=[k for k, _ in pulled]
+        path,
+        papers,
+        config.bibtex,
+        dry_run=dry_run,
+        preferred_keys=[k for k, _ in pulled],
+        cache_dir=config.cache_dir,
     )
     if dry_run and outcome.text:
         click.echo(outcome.text, nl=False)
@@ -1571,6 +1605,7 @@ def _set_status(
         match=match,
         ascii_only=config.bibtex.style == "bibtex",
         dry_run=dry_run,
+        cache_dir=config.cache_dir,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -12,7 +12,6 @@ from readlist.bibfile import (
     UNRESOLVED,
     BibEntry,
     BibFile,
-    BibIndex,
     append_entries,
     appended_text,
     check_bibtex_sees,
@@ -20,8 +19,8 @@ from readlist.bibfile import (
     read_bib,
     replace_spans,
     set_field,
-    write_atomic,
 )
+from readlist.bibparse import plain_field, plain_tags
 from readlist.config import BibtexConfig
 from readlist.errors import BibFileError, UnsafeTextError
 from readlist.models import Listing, Paper, Venue
@@ -100,17 +99,19 @@ def _placeholder_entry(key: str, paper: Paper) -> BibEntry:
     return BibEntry(key=key, entry_type="misc", fields=fields, line=0, start=-1, end=-1)
 
 
-def _preamble_for(bib_text: str, entry_texts: Sequence[str]) -> str | None:
-    """Return the ``@preamble`` the new entries need under T1 that `bib_text` lacks, if any.
+def _preamble_for(already: Iterable[str], entry_texts: Sequence[str]) -> str | None:
+    """Return the ``@preamble`` the new entries need under T1 that the file lacks, if any.
+
+    `already` holds the characters the file's own ``@preamble``s declare (`BibFile.declared`).
 
     Both the entries as written and as biber decodes them count: biber turns ``{\\d{a}}``
     into UTF-8 ``ạ``, which pdfLaTeX's T1 tables lack.
     """
     from readlist.latex import plain_text
-    from readlist.texletters import declared_in, preamble_entry
+    from readlist.texletters import preamble_entry
 
     texts = [*entry_texts, *(plain_text(text) for text in entry_texts)]
-    return preamble_entry(texts, already=declared_in(bib_text))
+    return preamble_entry(texts, already=already)
 
 
 def add_papers(
@@ -121,6 +122,7 @@ def add_papers(
     merge_tags: bool = False,
     dry_run: bool = False,
     preferred_keys: Sequence[str | None] = (),
+    cache_dir: Path | None = None,
 ) -> AddOutcome:
     """Append the papers the .bib does not hold yet; never change what is already there.
 
@@ -130,19 +132,18 @@ def add_papers(
     `preferred_keys` (parallel to `papers`) are used when free, e.g. a Zotero item's own
     citation key; otherwise the key formula decides. A paper whose text cannot be written
     safely (`bibtex.check_writable`) is skipped and listed in `skipped`; the rest are added.
+    With a `cache_dir`, the file's snapshot there answers the look-ups (readlist.libindex).
     """
     from readlist.citekey import KeySet, make_citekey
     from readlist.tags import merge_tags as union_tags
 
     outcome = AddOutcome(path=path)
     with locked(path):
-        bib = read_bib(path)
-        index = BibIndex(bib.entries)
+        bib = read_bib(path, cache_dir)
+        index = bib.index
         # BibTeX may read entries bibtexparser does not (inside an `@comment{...}` body, say);
         # a new key equal to one of those would be a "Repeated entry" that BibTeX skips.
-        taken = KeySet(
-            index.keys_folded | bib.bibtex_view.keys_folded if papers else index.keys_folded
-        )
+        taken = KeySet(index.keys_folded | bib.bibtex_keys_folded if papers else index.keys_folded)
         eol = bib.eol
         new_texts: list[str] = []
         # key -> (entry, tags to append to its keywords), for --merge-tags
@@ -220,7 +221,7 @@ def add_papers(
             for entry, paper in completions.values()
         ]
         edits.sort(key=lambda edit: edit[0])
-        preamble = _preamble_for(bib.text, [*new_texts, *(text for _, _, text in edits)])
+        preamble = _preamble_for(bib.declared, [*new_texts, *(text for _, _, text in edits)])
         if preamble is not None:
             new_texts.insert(0, preamble)
         outcome.text = (eol + eol).join(new_texts) + (eol if new_texts else "")
@@ -235,7 +236,7 @@ def add_papers(
         )
         _check_encoding(bib, [*new_texts, *(replacement for _, _, replacement in edits)])
         if not dry_run:
-            write_atomic(path, bib.encode(text))
+            bib.write(text)
             outcome.written = True
     return outcome
 
@@ -299,6 +300,7 @@ def retag_in_place(
     *,
     ascii_only: bool = True,
     dry_run: bool = False,
+    cache_dir: Path | None = None,
 ) -> RetagOutcome:
     """Add the tags `tagger(title, abstract)` finds to every entry's `keywords`, in place.
 
@@ -307,7 +309,7 @@ def retag_in_place(
     """
     outcome = RetagOutcome(path=path)
     with locked(path):
-        bib = read_bib(path)
+        bib = read_bib(path, cache_dir)
         edits = []
         for entry in bib.entries:
             title = plain_field(entry.get("title") or "")
@@ -343,6 +345,7 @@ def mark_in_place(
     match: Sequence[str] = (),
     ascii_only: bool = True,
     dry_run: bool = False,
+    cache_dir: Path | None = None,
 ) -> MarkOutcome:
     """Give the entries named by `keys` (or whose title contains a `match`) the status tag
     `add` instead of `remove`, editing only their `keywords`.
@@ -355,21 +358,27 @@ def mark_in_place(
 
     outcome = MarkOutcome(path=path)
     with locked(path):
-        bib = read_bib(path)
-        by_key: dict[str, BibEntry] = {}
-        for entry in bib.entries:
-            by_key.setdefault(entry.key.casefold(), entry)
+        bib = read_bib(path, cache_dir)
+        by_key: dict[str, int] = {}
+        for position, row in enumerate(bib.rows):
+            by_key.setdefault(row.key.casefold(), position)
         unknown = [k for k in keys if k.casefold() not in by_key]
         if unknown:
             raise SelectionError(
                 f"not in {path}: {', '.join(unknown)} (`readlist list` shows the keys)"
             )
-        chosen = {by_key[k.casefold()].key: by_key[k.casefold()] for k in keys}
+        picked = [by_key[k.casefold()] for k in keys]
         needles = [m.casefold() for m in match if m.strip()]
-        for entry in bib.entries:
-            title = plain_field(entry.get("title") or "").casefold()
-            if needles and any(n in title for n in needles):
-                chosen.setdefault(entry.key, entry)
+        if needles:
+            picked += [
+                position
+                for position, row in enumerate(bib.rows)
+                if any(n in row.title.casefold() for n in needles)
+            ]
+        chosen: dict[str, BibEntry] = {}
+        for position in picked:
+            entry = bib.entry_at(position)
+            chosen.setdefault(entry.key, entry)
         if not chosen:
             raise SelectionError(f"no entry of {path} matches {', '.join(match)}")
         edits = []
@@ -388,7 +397,7 @@ def mark_in_place(
             outcome.changed.append(key)
         edits.sort(key=lambda edit: edit[0])
         if edits and not dry_run:
-            write_atomic(path, bib.encode(replace_spans(bib.text, edits)))
+            bib.write(replace_spans(bib.text, edits))
             outcome.written = True
     return outcome
 
@@ -420,10 +429,10 @@ def _write_edits(
     if not edits or dry_run:
         return False
     text = replace_spans(bib.text, edits)
-    preamble = _preamble_for(bib.text, [edit[2] for edit in edits])
+    preamble = _preamble_for(bib.declared, [edit[2] for edit in edits])
     if preamble is not None:
         text = appended_text(text, bib.eol, [preamble])
-    write_atomic(path, bib.encode(text))
+    bib.write(text)
     return True
 
 
@@ -442,26 +451,6 @@ def listing_for_entry(entry: BibEntry, source: str) -> Listing:
     )
 
 
-def plain_field(value: str) -> str:
-    """A field's text without TeX: escapes decoded, grouping braces dropped."""
-    if "\\" not in value and "$" not in value:
-        return value.replace("{", "").replace("}", "")
-    from pylatexenc.latex2text import LatexNodes2Text
-
-    try:
-        # pylatexenc recurses once per nested group: a hostile .bib could exhaust the stack.
-        return str(LatexNodes2Text(math_mode="verbatim").latex_to_text(value))
-    except RecursionError:
-        from readlist.latex import plain_text
-
-        return plain_text(value, field=True)
-
-
-def plain_tags(entry: BibEntry) -> list[str]:
-    """The entry's `keywords` as plain tags (`vision\\_language` -> `vision_language`)."""
-    return [plain_field(tag) for tag in entry.tags]
-
-
 @dataclass
 class ResolveOutcome:
     path: Path
@@ -477,6 +466,7 @@ def resolve_in_place(
     *,
     dry_run: bool = False,
     date: str = "first",
+    cache_dir: Path | None = None,
 ) -> ResolveOutcome:
     """Complete the entries added unresolved, keeping their keys and everything else.
 
@@ -487,8 +477,8 @@ def resolve_in_place(
 
     outcome = ResolveOutcome(path=path)
     with locked(path):
-        bib = read_bib(path)
-        pending = [e for e in bib.entries if e.is_unresolved]
+        bib = read_bib(path, cache_dir)
+        pending = [bib.entry_at(i) for i, row in enumerate(bib.rows) if row.unresolved]
         if not pending:
             return outcome
         results = resolver.resolve([listing_for_entry(e, str(path)) for e in pending])
@@ -604,6 +594,6 @@ def _display_name(name: str) -> str:
     return name
 
 
-def load_entries(path: Path) -> BibFile:
+def load_entries(path: Path, cache_dir: Path | None = None) -> BibFile:
     """Read the .bib for listing and checking (no lock: nothing is written)."""
-    return read_bib(path)
+    return read_bib(path, cache_dir)

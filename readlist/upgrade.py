@@ -23,7 +23,6 @@ from readlist.bibfile import (
     read_bib,
     replace_spans,
     set_field,
-    write_atomic,
 )
 from readlist.errors import ApiError
 from readlist.latex import bibtex_escape
@@ -70,11 +69,12 @@ def upgrade_in_place(
     lookup: VenueLookup | None,
     *,
     dry_run: bool = False,
+    cache_dir: Path | None = None,
 ) -> UpgradeOutcome:
     """Rewrite every preprint entry with a known published DOI as the published entry."""
     outcome = UpgradeOutcome(path=path)
     with locked(path):
-        bib = read_bib(path)
+        bib = read_bib(path, cache_dir)
         candidates = [
             e
             for e in bib.entries
@@ -97,7 +97,7 @@ def upgrade_in_place(
             outcome.planned.append(upgrade)
             edits.append(_edit(bib, entry, upgrade))
         if edits and not dry_run:
-            write_atomic(path, bib.encode(replace_spans(bib.text, edits)))
+            bib.write(replace_spans(bib.text, edits))
             outcome.written = True
     return outcome
 

@@ -335,7 +335,7 @@ def test_cli_interrupted_before_writing_says_unchanged(
     path = tmp_path / "refs.bib"
     path.write_bytes(OLD)
 
-    def stop_while_reading(path: Path) -> None:
+    def stop_while_reading(path: Path, cache_dir: Path | None = None) -> None:
         os.kill(os.getpid(), signal.SIGHUP)
 
     monkeypatch.setattr("readlist.library.read_bib", stop_while_reading)
