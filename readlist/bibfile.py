@@ -134,12 +134,14 @@ class BibFile:
             return self.snapshot.bibtex_keys
         return self.bibtex_view.keys_folded
 
-    def bibtex_resume(self) -> tuple[int, list[str]]:
-        """Where BibTeX's reading would go on after the text, and the keys it read up to there."""
+    def bibtex_resume(self) -> tuple[int, list[str], bool]:
+        """How BibTeX's reading of the text ended (`bibreader.read_on` takes it up)."""
         if self.snapshot is not None and self._bibtex_view is None:
-            return self.snapshot.bibtex_resume, list(self.snapshot.bibtex_keys)
-        view = self.bibtex_view
-        return view.resume_at, [e.key.lower() for e in view.entries if e.start < view.resume_at]
+            snapshot = self.snapshot
+            return snapshot.bibtex_resume, list(snapshot.bibtex_keys), snapshot.bibtex_last_line
+        from readlist.bibreader import resume_state
+
+        return resume_state(self.bibtex_view)
 
     @property
     def declared(self) -> frozenset[str]:
@@ -357,16 +359,13 @@ def check_bibtex_sees(
     Raises:
         BibFileError: BibTeX would not read one of the new entries as an entry of its own.
     """
-    from readlist.bibreader import read_like_bibtex, unseen_entries
+    from readlist.bibreader import read_like_bibtex, resume_state, unseen_entries
 
     if not spans:
         return
     before_end = spans[0][0]
-    if edited:  # tags merged in place: read the edited text again
-        view = read_like_bibtex(text[:before_end])
-        resume = view.resume_at, [e.key.lower() for e in view.entries if e.start < view.resume_at]
-    else:
-        resume = bib.bibtex_resume()
+    # Tags merged in place: read the edited text again.
+    resume = resume_state(read_like_bibtex(text[:before_end])) if edited else bib.bibtex_resume()
     unseen = unseen_entries(
         resume, text, [(start, end, key) for (start, end), key in zip(spans, keys, strict=True)]
     )

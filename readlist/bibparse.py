@@ -194,6 +194,7 @@ for _ in range(3):
 _QUOTED = r'"(?:[^"\\{]++|\\"?|\{(?!")|\{"\})*+"'
 # `name = value` up to the `,` or `}` after it, as the splitter delimits them.
 _PLAIN_FIELD = re.compile(rf"([^{{}}\",=\\@%]*)=((?:{_GROUP}|{_QUOTED}|[^{{}}\",\\@]++)*+)([,}}])")
+_TRAILING_BLOCK_START = re.compile(r"@\w*[ \t]*\Z")
 _TRAILING_CLOSE = re.compile(r"\s*\}")
 # An `@` first on a line makes the splitter give up the block it is in.
 _AT_LINE_START = re.compile(r"\n\s*@")
@@ -291,9 +292,19 @@ def _split_region(text: str, problems: list[tuple[int, str]] | None) -> tuple[li
         elif isinstance(block, duplicate):
             entry = block.ignore_error_block
         elif isinstance(block, unread):
+            # A block read no further is still text the next blocks come after (a failed
+            # block's text may end with the start of the next: `@misc{@misc{k, ...`).
+            skipped_at = text.find(raw, cursor) if raw else -1
+            skipped_end = skipped_at + len(raw)
+            if skipped_at != -1 and text[skipped_end : skipped_end + 1] in ("{", "("):
+                overlap = _TRAILING_BLOCK_START.search(raw)
+                if overlap is not None:
+                    skipped_end = skipped_at + overlap.start()
             block_type = _block_type(raw)
             if block_type == "comment":
                 # BibTeX and biber skip whatever follows `@comment`, braces or not.
+                if skipped_at != -1:
+                    cursor = skipped_end
                 continue
             if isinstance(block, ParsingFailedBlock) and "%" in raw:
                 # The splitter stopped inside the block: give it the text up to the next one.
@@ -304,15 +315,12 @@ def _split_region(text: str, problems: list[tuple[int, str]] | None) -> tuple[li
                 raw = text[start:stop] if start != -1 and stop != -1 else raw
             entry = _resplit_entry(Splitter, raw, block_type) or block
             if isinstance(entry, ParsingFailedBlock):
+                if skipped_at != -1:
+                    line_no += text.count("\n", line_at, skipped_at)
+                    line_at = skipped_at
+                    cursor = skipped_end
                 if problems is not None:
-                    at = text.find(block.raw or "", cursor)
-                    if at >= line_at:
-                        line_no += text.count("\n", line_at, at)
-                        line_at = at
-                        line = line_no
-                    else:  # pragma: no cover - a failed block's raw is a slice of the text
-                        line = (block.start_line or 0) + 1
-                    problems.append((line, _describe_failure(block)))
+                    problems.append((line_no, _describe_failure(block)))
                 continue
             raw = raw[: len(getattr(entry, "raw", None) or raw)]
         if not isinstance(entry, Entry):

@@ -99,6 +99,9 @@ class BibtexView:
     # Where reading would go on if more text followed: the `@` of the construct still open at
     # the end, where bibtex stopped on the last line, or the end of the text.
     resume_at: int = 0
+    # Whether reading stopped because the text's last line was in the buffer (see `run`): then
+    # more text read only if it starts a new line before `resume_at` is passed.
+    stopped_on_last_line: bool = False
 
     @property
     def keys_folded(self) -> set[str]:
@@ -134,11 +137,7 @@ class _Reader:
         self.field_name = ""
         self.line_at = 0
         self.line_no = 1
-        # bibtex's input_ln ends a line at one `\r` or `\n` (web2c's eoln), so the `\n` of a
-        # final CRLF is one more, empty, line.
-        body_end = self.n - 1 if text.endswith(("\r", "\n")) else self.n
-        newline = text.rfind("\n", 0, body_end)
-        self.last_line_start = max(newline, text.rfind("\r", newline + 1, body_end)) + 1
+        self.last_line_start = last_line_start(text)
 
     def line(self, offset: int) -> int:
         # Offsets mostly grow: count newlines from the last offset asked about, not from 0.
@@ -201,6 +200,7 @@ class _Reader:
                     pos = simple.end()
                     if pos >= self.last_line_start:
                         view.resume_at = pos
+                        view.stopped_on_last_line = True
                         break
                     continue
             self.state = "type"
@@ -231,6 +231,7 @@ class _Reader:
                 # bibtex checks for the end of the file before each entry, and the last line
                 # is already in its buffer: whatever follows on that line is never read.
                 view.resume_at = pos
+                view.stopped_on_last_line = True
                 break
         return view
 
@@ -334,6 +335,17 @@ class _Reader:
         raise _Eof
 
 
+def last_line_start(text: str) -> int:
+    """Where the last line of `text` starts, as bibtex reads lines.
+
+    bibtex's input_ln ends a line at one `\r` or `\n` (web2c's eoln), so the `\n` of a final
+    CRLF is one more, empty, line.
+    """
+    body_end = len(text) - 1 if text.endswith(("\r", "\n")) else len(text)
+    newline = text.rfind("\n", 0, body_end)
+    return max(newline, text.rfind("\r", newline + 1, body_end)) + 1
+
+
 def read_like_bibtex(
     text: str, *, start: int = 0, seen: Iterable[str] = (), fast: bool = True
 ) -> BibtexView:
@@ -352,18 +364,40 @@ def read_like_bibtex(
             gc.enable()
 
 
+def resume_state(view: BibtexView) -> tuple[int, list[str], bool]:
+    """Where BibTeX's reading would go on, the keys read before, and why it stopped there."""
+    resume = view.resume_at
+    keys = [e.key.lower() for e in view.entries if e.start < resume]
+    return resume, keys, view.stopped_on_last_line
+
+
+def read_on(
+    before: tuple[int, Iterable[str], bool], text: str
+) -> tuple[int, list[SeenEntry], list[ReaderError], bool]:
+    """Read `text`, which extends a text BibTeX has read, only as far as is new.
+
+    `before` tells how BibTeX read the shorter text: where its reading would go on
+    (`BibtexView.resume_at`), the lower-cased keys it read up to there, and whether it stopped
+    because that was the last line. Returns the same for `text`, with the entries and errors
+    read after the old point: what reading the whole of `text` gives.
+    """
+    resume, seen, stopped = before
+    if stopped and resume >= last_line_start(text):
+        return resume, [], [], True  # still the last line: bibtex reads nothing more
+    view = read_like_bibtex(text, start=resume, seen=seen)
+    return view.resume_at, view.entries, view.errors, view.stopped_on_last_line
+
+
 def unseen_entries(
-    before: tuple[int, Iterable[str]], text: str, appended: Iterable[tuple[int, int, str]]
+    before: tuple[int, Iterable[str], bool], text: str, appended: Iterable[tuple[int, int, str]]
 ) -> list[tuple[int, str]]:
     """Which appended entries BibTeX would not read intact, and why.
 
-    `before` tells how BibTeX read the text that `text` extends: where its reading would go
-    on (`BibtexView.resume_at`) and the lower-cased keys it read up to there. `appended` holds
-    each new entry's (start, end, key) in `text`. Reading resumes there, which is what
-    reading the whole of `text` would give.
+    `before` tells how BibTeX read the text that `text` extends (see `read_on`); `appended`
+    holds each new entry's (start, end, key) in `text`.
     """
-    resume, seen = before
-    after = read_like_bibtex(text, start=resume, seen=seen)
+    _, entries, errors, _ = read_on(before, text)
+    after = BibtexView(text=text, entries=entries, errors=errors)
     found = {(e.start, e.key) for e in after.entries}
     problems: list[tuple[int, str]] = []
     for start, end, key in appended:

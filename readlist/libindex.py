@@ -184,6 +184,7 @@ class Snapshot:
     problems: tuple[tuple[int, str], ...]  # (line, what) of blocks that could not be read
     declared: frozenset[str]  # characters readlist's `@preamble`s declare
     bibtex_resume: int  # where BibTeX's reading would go on if text followed
+    bibtex_last_line: bool  # it stopped there because that was the last line
     # A file that only grew is read on from `tail_from`, the end of the last entry; these
     # describe the text before that point.
     tail_from: int
@@ -328,11 +329,9 @@ def build(
     problems: Sequence[tuple[int, str]],
 ) -> Snapshot:
     """The snapshot of a text read whole into `entries` and `problems`."""
-    from readlist.bibreader import read_like_bibtex
+    from readlist.bibreader import read_like_bibtex, resume_state
 
-    view = read_like_bibtex(text)
-    resume = view.resume_at
-    bibtex_keys = tuple(e.key.lower() for e in view.entries if e.start < resume)
+    resume, keys, last_line = resume_state(read_like_bibtex(text))
     empty = Snapshot(
         size=0,
         digest=b"",
@@ -343,6 +342,7 @@ def build(
         problems=(),
         declared=frozenset(),
         bibtex_resume=0,
+        bibtex_last_line=False,
         tail_from=0,
         tail_lf=0,
         tail_crlf=0,
@@ -350,7 +350,13 @@ def build(
         tail_declared=frozenset(),
     )
     return _extend(
-        empty, text, size, digest, (), (list(entries), list(problems)), (resume, bibtex_keys)
+        empty,
+        text,
+        size,
+        digest,
+        (),
+        (list(entries), list(problems)),
+        (resume, tuple(keys), last_line),
     )
 
 
@@ -360,7 +366,7 @@ def grown(old: Snapshot, text: str, size: int, digest: bytes) -> Snapshot:
     Only the text from the old last entry's end is read: entries, problems, the `@preamble`
     declarations and line ends there, and BibTeX's reading from where it stopped.
     """
-    from readlist.bibreader import read_like_bibtex
+    from readlist.bibreader import read_on
 
     start = old.tail_from
     tail_problems: list[tuple[int, str]] = []
@@ -370,9 +376,9 @@ def grown(old: Snapshot, text: str, size: int, digest: bytes) -> Snapshot:
         replace(e, line=e.line + lines_before, start=e.start + start, end=e.end + start)
         for e in tail_entries
     ]
-    view = read_like_bibtex(text, start=old.bibtex_resume, seen=old.bibtex_keys)
-    resume = view.resume_at
-    bibtex_keys = tuple(e.key.lower() for e in view.entries if e.start < resume)
+    before = (old.bibtex_resume, old.bibtex_keys, old.bibtex_last_line)
+    resume, seen, _, last_line = read_on(before, text)
+    bibtex_keys = tuple(e.key.lower() for e in seen if e.start < resume)
     problems = [(line + lines_before, why) for line, why in tail_problems]
     return _extend(
         old,
@@ -381,7 +387,7 @@ def grown(old: Snapshot, text: str, size: int, digest: bytes) -> Snapshot:
         digest,
         old.problems[: old.tail_problems],
         (moved, problems),
-        (resume, bibtex_keys),
+        (resume, bibtex_keys, last_line),
     )
 
 
@@ -392,7 +398,7 @@ def _extend(
     digest: bytes,
     problems: tuple[tuple[int, str], ...],
     read: tuple[list[BibEntry], list[tuple[int, str]]],
-    bibtex: tuple[int, tuple[str, ...]],
+    bibtex: tuple[int, tuple[str, ...], bool],
 ) -> Snapshot:
     """`base`'s head (its text before `base.tail_from`) followed by `read` after it."""
     from readlist.texletters import declared_in
@@ -412,7 +418,7 @@ def _extend(
     rows = tuple(row_of(e) for e in entries)
     first = base.count
     parts = base.parts
-    resume, bibtex_keys = bibtex
+    resume, bibtex_keys, last_line = bibtex
     if rows or bibtex_keys:
         parts = (*parts, Part(first, lookups_of(rows, first, bibtex_keys), rows=rows))
     if len(parts) > _MAX_PARTS:
@@ -427,6 +433,7 @@ def _extend(
         problems=all_problems,
         declared=frozenset(tail_declared | declared_in(text[tail_from:])),
         bibtex_resume=resume,
+        bibtex_last_line=last_line,
         tail_from=tail_from,
         tail_lf=tail_lf,
         tail_crlf=tail_crlf,
