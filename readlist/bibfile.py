@@ -165,11 +165,13 @@ class BibFile:
         body = self.text if text is None else text
         return ((BOM if self.bom else "") + body).encode("utf-8", "surrogateescape")
 
-    def write(self, text: str) -> None:
+    def write(self, text: str, edits: Sequence[tuple[int, int, str]] = ()) -> None:
         """Write `text` as the file's new content, and keep the snapshot in step.
 
         When `text` only adds to the file, the unchanged bytes are copied on disk, not
-        written again.
+        written again. `edits`, when given, are the (start, end, new text) of the entries the
+        text replaces, whatever it appends after them: the snapshot is then brought up to
+        date entry by entry instead of by reading the text whole.
         """
         appended = self.exists and text.startswith(self.text)
         if appended:
@@ -189,9 +191,18 @@ class BibFile:
             digest = hasher.digest()
         else:
             digest = hashlib.sha256(self.data + tail if appended else data).digest()
-        if appended and self.snapshot is not None and self.snapshot.digest:
-            snapshot = libindex.grown(self.snapshot, text, size, digest)
-        else:
+        snapshot = None
+        if self.snapshot is not None and self.snapshot.digest:
+            if appended:
+                snapshot = libindex.grown(self.snapshot, text, size, digest)
+            elif edits:
+                edited_text = replace_spans(self.text, edits)
+                snapshot = libindex.edited(self.snapshot, self.text, edited_text, edits)
+                if snapshot is not None and text != edited_text:
+                    snapshot = libindex.grown(snapshot, text, size, digest)
+                if snapshot is not None:
+                    snapshot = replace(snapshot, size=size, digest=digest)
+        if snapshot is None:
             problems: list[tuple[int, str]] = []
             entries = parse_entries(text, self.path, problems=problems)
             snapshot = libindex.build(text, size, digest, entries, problems)

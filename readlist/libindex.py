@@ -360,6 +360,72 @@ def build(
     )
 
 
+def edited(
+    old: Snapshot, old_text: str, text: str, edits: Sequence[tuple[int, int, str]]
+) -> Snapshot | None:
+    """The snapshot of `text`: `old_text` with whole entries replaced by `edits`.
+
+    Each edit is (start, end, new text) of one entry's span. Only the new entries are read,
+    the rows after each move along, and BibTeX's reading is done again (an entry it read with
+    an error may read cleanly now). None where that does not hold (an edit that is not one
+    entry, or a file with unreadable blocks, whose lines would move unseen): then the caller
+    reads the text whole. `size` and `digest` are left for the caller to set.
+    """
+    from readlist.bibreader import read_like_bibtex, resume_state
+    from readlist.texletters import declared_in
+
+    if old.problems or not edits:
+        return None
+    rows = old.rows
+    by_span = {(row.start, row.end): position for position, row in enumerate(rows)}
+    replaced: dict[int, tuple[BibEntry, int, int]] = {}
+    for start, end, replacement in edits:
+        position = by_span.get((start, end))
+        read = parse_entries(replacement, "") if position is not None else []
+        if position is None or len(read) != 1 or read[0].end != len(replacement):
+            return None
+        lines = replacement.count("\n") - old_text.count("\n", start, end)
+        replaced[position] = (read[0], len(replacement) - (end - start), lines)
+    new_rows: list[Row] = []
+    shift = lines = 0
+    for position, row in enumerate(rows):
+        change = replaced.get(position)
+        if change is not None:
+            entry, more, more_lines = change
+            start = row.start + shift
+            new_rows.append(
+                row_of(replace(entry, line=row.line + lines, start=start, end=start + entry.end))
+            )
+            shift += more
+            lines += more_lines
+        elif shift or lines:
+            new_rows.append(
+                row._replace(line=row.line + lines, start=row.start + shift, end=row.end + shift)
+            )
+        else:
+            new_rows.append(row)
+    resume, keys, last_line = resume_state(read_like_bibtex(text))
+    part = Part(0, lookups_of(new_rows, 0, tuple(keys)), rows=tuple(new_rows))
+    tail_from = old.tail_from + shift
+    return Snapshot(
+        size=0,
+        digest=b"",
+        text_len=len(text),
+        lf=text.count("\n"),
+        crlf=text.count("\r\n"),
+        parts=(part,),
+        problems=(),
+        declared=frozenset(declared_in(text)),
+        bibtex_resume=resume,
+        bibtex_last_line=last_line,
+        tail_from=tail_from,
+        tail_lf=text.count("\n", 0, tail_from),
+        tail_crlf=text.count("\r\n", 0, tail_from),
+        tail_problems=0,
+        tail_declared=frozenset(declared_in(text[:tail_from])),
+    )
+
+
 def grown(old: Snapshot, text: str, size: int, digest: bytes) -> Snapshot:
     """The snapshot of `text`, which is `old`'s text with more after it.
 

@@ -236,7 +236,7 @@ def add_papers(
         )
         _check_encoding(bib, [*new_texts, *(replacement for _, _, replacement in edits)])
         if not dry_run:
-            bib.write(text)
+            bib.write(text, edits)
             outcome.written = True
     return outcome
 
@@ -397,7 +397,7 @@ def mark_in_place(
             outcome.changed.append(key)
         edits.sort(key=lambda edit: edit[0])
         if edits and not dry_run:
-            bib.write(replace_spans(bib.text, edits))
+            bib.write(replace_spans(bib.text, edits), edits)
             outcome.written = True
     return outcome
 
@@ -432,7 +432,7 @@ def _write_edits(
     preamble = _preamble_for(bib.declared, [edit[2] for edit in edits])
     if preamble is not None:
         text = appended_text(text, bib.eol, [preamble])
-    bib.write(text)
+    bib.write(text, edits)
     return True
 
 

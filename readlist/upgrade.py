@@ -97,7 +97,7 @@ def upgrade_in_place(
             outcome.planned.append(upgrade)
             edits.append(_edit(bib, entry, upgrade))
         if edits and not dry_run:
-            bib.write(replace_spans(bib.text, edits))
+            bib.write(replace_spans(bib.text, edits), edits)
             outcome.written = True
     return outcome
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from readlist import bibparse, libindex
 from readlist.bibfile import decode_bib, read_bib
 from readlist.cli import cli
-from readlist.library import BibOptions, add_papers
+from readlist.library import BibOptions, add_papers, mark_in_place
 from readlist.models import ArxivId, Paper
 
 
@@ -235,7 +235,7 @@ pieces = st.lists(st.sampled_from(_PIECES), max_size=8).map("".join)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(start=pieces, steps=st.lists(st.tuples(st.sampled_from("agem"), pieces), max_size=4))
+@given(start=pieces, steps=st.lists(st.tuples(st.sampled_from("agemtk"), pieces), max_size=4))
 def test_the_index_always_tells_what_a_full_read_tells(
     start: str, steps: list[tuple[str, str]]
 ) -> None:
@@ -253,10 +253,23 @@ def test_the_index_always_tells_what_a_full_read_tells(
             elif how == "e":  # edited in the middle
                 middle = len(data) // 2
                 path.write_bytes(data[:middle] + more.encode() + data[middle:])
-            else:  # readlist adds to it (or refuses: the file is left as it was)
-                paper = Paper(title=f"Added Paper {number}", arxiv_id=ArxivId(f"2402.{number:05d}"))
+            else:  # readlist adds to it, or edits entries in place (or refuses)
+                paper = Paper(
+                    title=f"Added Paper {number}",
+                    arxiv_id=ArxivId(f"2402.{number:05d}"),
+                    tags=("new",),
+                )
+                known = Paper(title="First Paper", tags=("merged", f"t{number}"))
                 try:
-                    add_papers(path, [paper], BibOptions(), cache_dir=cache)
+                    if how == "m":
+                        add_papers(path, [paper], BibOptions(), cache_dir=cache)
+                    elif how == "t":
+                        add_papers(
+                            path, [known, paper], BibOptions(), cache_dir=cache, merge_tags=True
+                        )
+                    else:
+                        keys = [row.key for row in read_bib(path).rows][:2]
+                        mark_in_place(path, keys, add="read", remove="unread", cache_dir=cache)
                 except Exception as exc:  # noqa: BLE001 - a refusal, checked below
                     assert path.read_bytes() == data, exc
             assert warm_state(path, cache) == fresh_state(path)
@@ -372,3 +385,28 @@ def test_index_files_are_kept_out_of_the_library_folder(tmp_path: Path) -> None:
     add_papers(path, [Paper(title="And Another")], BibOptions(), cache_dir=tmp_path / "cache")
     assert os.listdir(folder) == ["refs.bib"]
     assert len(os.listdir(tmp_path / "cache" / "bib-index")) == 1
+
+
+def test_edits_in_place_keep_the_index_in_step_entry_by_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_text(library(300))
+    cache = tmp_path / "cache"
+    read_bib(path, cache)
+    log = ParseLog(monkeypatch)
+    mark_in_place(path, ["key3", "key250"], add="read", remove="unread", cache_dir=cache)
+    outcome = add_papers(
+        path,
+        [Paper(title="Paper Number 7 on Things", tags=("merged",)), Paper(title="Brand New")],
+        BibOptions(),
+        cache_dir=cache,
+        merge_tags=True,
+    )
+    assert [p.new_tags for p in outcome.present] == [("merged",)]
+    # Only the entries edited, and what was appended, were read: never the whole file.
+    assert max(log.sizes) < 300
+    bib = read_bib(path, cache)
+    assert state(bib.snapshot) == fresh_state(path)  # type: ignore[arg-type]
+    assert bib.rows[250].tags == ("read",)
+    assert bib.rows[7].tags == ("merged",)
