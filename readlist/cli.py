@@ -1683,7 +1683,7 @@ def doctor(state: AppState, check_zotero: bool, yes: bool, dry_run: bool) -> Non
 
 @cli.group()
 def cache() -> None:
-    """Inspect or clear the resolution cache (arXiv metadata and title look-ups)."""
+    """Inspect or clear the cache (arXiv metadata, title look-ups, .bib indexes)."""
 
 
 @cache.command(name="info")
@@ -1691,10 +1691,13 @@ def cache() -> None:
 @click.pass_obj
 def cache_info(state: AppState, as_json: bool) -> None:
     """Print where the cache is and what it holds."""
+    from readlist import libindex
     from readlist.resolve.cache import Cache
 
-    with Cache.open(state.config().cache_dir) as store:
+    cache_dir = state.config().cache_dir
+    with Cache.open(cache_dir) as store:
         info = store.info()
+    indexes = libindex.stored(cache_dir)
     data = {
         "path": str(info.path),
         "size_bytes": info.size_bytes,
@@ -1702,6 +1705,8 @@ def cache_info(state: AppState, as_json: bool) -> None:
         "lookups_found": info.lookups_found,
         "lookups_not_found": info.lookups_not_found,
         "lookups_expired": info.lookups_expired,
+        "bib_indexes": len(indexes),
+        "bib_indexes_bytes": sum(_size(p) for p in indexes),
     }
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -1713,12 +1718,25 @@ def cache_info(state: AppState, as_json: bool) -> None:
 @cache.command(name="clear")
 @click.pass_obj
 def cache_clear(state: AppState) -> None:
-    """Forget everything cached; the next run asks the APIs again."""
+    """Forget everything cached; the next run asks the APIs again and reads each .bib whole."""
+    from readlist import libindex
     from readlist.resolve.cache import Cache
 
-    with Cache.open(state.config().cache_dir) as store:
+    cache_dir = state.config().cache_dir
+    with Cache.open(cache_dir) as store:
         removed = store.clear()
-    _err(f"cache cleared: {removed} rows removed from {store.path}")
+    indexes = libindex.clear(cache_dir)
+    _err(
+        f"cache cleared: {removed} rows removed from {store.path}, "
+        f"{plural(indexes, '.bib index', '.bib indexes')} removed"
+    )
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def main() -> None:

@@ -622,3 +622,22 @@ def save(cache_dir: Path, target: Path, snapshot: Snapshot) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+
+
+def stored(cache_dir: Path) -> list[Path]:
+    """The snapshots kept in `cache_dir`, one per .bib."""
+    folder = cache_dir / "bib-index"
+    try:
+        return sorted(p for p in folder.iterdir() if p.suffix == ".idx")
+    except OSError:
+        return []
+
+
+def clear(cache_dir: Path) -> int:
+    """Forget every kept snapshot (the next run reads each .bib whole); how many went."""
+    removed = 0
+    for path in stored(cache_dir):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed

@@ -174,9 +174,12 @@ def test_cache_info_and_clear(world, servers, tmp_path: Path) -> None:  # type: 
     run("add", *ids, "--bib", "refs.bib")
     info = json.loads(run("cache", "info", "--json").stdout)
     assert info["arxiv_entries"] == 2
+    assert info["bib_indexes"] == 1 and info["bib_indexes_bytes"] > 0
     cleared = run("cache", "clear")
     assert cleared.exit_code == 0 and "rows removed" in cleared.stderr
-    assert json.loads(run("cache", "info", "--json").stdout)["arxiv_entries"] == 0
+    assert "1 .bib index removed" in cleared.stderr
+    info = json.loads(run("cache", "info", "--json").stdout)
+    assert info["arxiv_entries"] == 0 and info["bib_indexes"] == 0
 
 
 @pytest.mark.parametrize("style", ["bibtex", "biblatex"])
