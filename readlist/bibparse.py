@@ -79,9 +79,10 @@ def plain_field(value: str) -> str:
     from pylatexenc.latex2text import LatexNodes2Text
 
     try:
-        # pylatexenc recurses once per nested group: a hostile .bib could exhaust the stack.
+        # pylatexenc recurses once per nested group: a hostile .bib could exhaust the stack,
+        # and a macro missing its arguments (`\href{x}` at the end) fails inside it.
         return str(LatexNodes2Text(math_mode="verbatim").latex_to_text(value))
-    except RecursionError:
+    except (RecursionError, IndexError, ValueError, TypeError, AttributeError):
         from readlist.latex import plain_text
 
         return plain_text(value, field=True)
