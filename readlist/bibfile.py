@@ -165,6 +165,34 @@ class BibFile:
         body = self.text if text is None else text
         return ((BOM if self.bom else "") + body).encode("utf-8", "surrogateescape")
 
+    def append(self, tail: str) -> None:
+        """Add `tail` after the file's text (what `appended_tail` makes): the file's own bytes
+        are copied on disk, and only the text from the last entry on is read for the index."""
+        data = tail.encode("utf-8", "surrogateescape")
+        append_atomic(self.path, self.data, self.stat, data)
+        if self.cache_dir is None:
+            return
+        snapshot = self.snapshot
+        if snapshot is None or not snapshot.digest or self.hasher is None:
+            self._index_whole(self.text + tail, self.data + data)
+            return
+        hasher = self.hasher.copy()
+        hasher.update(data)
+        offset = min(snapshot.tail_from, snapshot.bibtex_resume)
+        window = self.text[offset:] + tail
+        size = len(self.data) + len(data)
+        grown = libindex.grown(snapshot, window, size, hasher.digest(), offset=offset)
+        libindex.save(self.cache_dir, _index_target(self.path), grown)
+
+    def _index_whole(self, text: str, data: bytes) -> None:
+        """Index the file anew from its whole new text."""
+        assert self.cache_dir is not None
+        problems: list[tuple[int, str]] = []
+        entries = parse_entries(text, self.path, problems=problems)
+        digest = hashlib.sha256(data).digest()
+        snapshot = libindex.build(text, len(data), digest, entries, problems)
+        libindex.save(self.cache_dir, _index_target(self.path), snapshot)
+
     def write(self, text: str, edits: Sequence[tuple[int, int, str]] = ()) -> None:
         """Write `text` as the file's new content, and keep the snapshot in step.
 
@@ -173,40 +201,25 @@ class BibFile:
         text replaces, whatever it appends after them: the snapshot is then brought up to
         date entry by entry instead of by reading the text whole.
         """
-        appended = self.exists and text.startswith(self.text)
-        if appended:
-            tail = text[len(self.text) :].encode("utf-8", "surrogateescape")
-            append_atomic(self.path, self.data, self.stat, tail)
-            size = len(self.data) + len(tail)
-        else:
-            data = self.encode(text)
-            write_atomic(self.path, data)
-            size = len(data)
+        if self.exists and text.startswith(self.text):
+            self.append(text[len(self.text) :])
+            return
+        data = self.encode(text)
+        write_atomic(self.path, data)
         if self.cache_dir is None:
             return
-        target = _index_target(self.path)
-        if appended and self.hasher is not None:
-            hasher = self.hasher.copy()
-            hasher.update(tail)
-            digest = hasher.digest()
-        else:
-            digest = hashlib.sha256(self.data + tail if appended else data).digest()
         snapshot = None
-        if self.snapshot is not None and self.snapshot.digest:
-            if appended:
-                snapshot = libindex.grown(self.snapshot, text, size, digest)
-            elif edits:
-                edited_text = replace_spans(self.text, edits)
-                snapshot = libindex.edited(self.snapshot, self.text, edited_text, edits)
-                if snapshot is not None and text != edited_text:
-                    snapshot = libindex.grown(snapshot, text, size, digest)
-                if snapshot is not None:
-                    snapshot = replace(snapshot, size=size, digest=digest)
-        if snapshot is None:
-            problems: list[tuple[int, str]] = []
-            entries = parse_entries(text, self.path, problems=problems)
-            snapshot = libindex.build(text, size, digest, entries, problems)
-        libindex.save(self.cache_dir, target, snapshot)
+        if self.snapshot is not None and self.snapshot.digest and edits:
+            edited_text = replace_spans(self.text, edits)
+            snapshot = libindex.edited(self.snapshot, self.text, edited_text, edits)
+            digest = hashlib.sha256(data).digest()
+            if snapshot is not None and text != edited_text:
+                snapshot = libindex.grown(snapshot, text, len(data), digest)
+            if snapshot is not None:
+                snapshot = replace(snapshot, size=len(data), digest=digest)
+                libindex.save(self.cache_dir, _index_target(self.path), snapshot)
+                return
+        self._index_whole(text, data)
 
 
 def _index_target(path: Path) -> Path:
@@ -334,16 +347,24 @@ def append_entries(
     text: str, eol: str, entry_texts: Sequence[str]
 ) -> tuple[str, list[tuple[int, int]]]:
     """`appended_text`, and the (start, end) of each appended entry in the result."""
-    if not entry_texts:
-        return text, []
+    tail, spans = appended_tail(text, eol, entry_texts)
     # (Copying a big library's text is the cost here: it is copied once, by the join.)
+    return "".join([text, tail]), spans
+
+
+def appended_tail(
+    text: str, eol: str, entry_texts: Sequence[str]
+) -> tuple[str, list[tuple[int, int]]]:
+    """What `append_entries` adds after `text`, and where each entry lands in the result."""
+    if not entry_texts:
+        return "", []
     if not text or text.isspace():
-        separator, tail = "", eol
+        separator, end = "", eol
     elif text.endswith(("\n", "\r")):
         blank_already = text.endswith(("\n\n", "\r\n\r\n", "\r\r"))
-        separator, tail = ("" if blank_already else eol), eol
+        separator, end = ("" if blank_already else eol), eol
     else:
-        separator, tail = eol + eol, ""
+        separator, end = eol + eol, ""
     spans: list[tuple[int, int]] = []
     pos = len(text) + len(separator)
     for index, entry in enumerate(entry_texts):
@@ -351,7 +372,7 @@ def append_entries(
             pos += 2 * len(eol)
         spans.append((pos, pos + len(entry)))
         pos += len(entry)
-    return "".join([text, separator, (eol + eol).join(entry_texts), tail]), spans
+    return "".join([separator, (eol + eol).join(entry_texts), end]), spans
 
 
 def check_bibtex_sees(
@@ -361,11 +382,13 @@ def check_bibtex_sees(
     keys: Sequence[str],
     *,
     edited: bool = False,
+    offset: int = 0,
 ) -> None:
     """Refuse, with the line that swallows them, appended entries BibTeX would not read.
 
     `text` is what would be written: the file's text (`edited` in place if so) and the new
-    entries at `spans`, under `keys`.
+    entries at `spans`, under `keys`; or, not edited, that text from `offset` on, where
+    offset is at most where BibTeX's reading of the file stopped (`BibFile.bibtex_resume`).
 
     Raises:
         BibFileError: BibTeX would not read one of the new entries as an entry of its own.
@@ -377,11 +400,12 @@ def check_bibtex_sees(
     before_end = spans[0][0]
     # Tags merged in place: read the edited text again.
     resume = resume_state(read_like_bibtex(text[:before_end])) if edited else bib.bibtex_resume()
-    unseen = unseen_entries(
-        resume, text, [(start, end, key) for (start, end), key in zip(spans, keys, strict=True)]
-    )
+    appended = [(start, end, key) for (start, end), key in zip(spans, keys, strict=True)]
+    unseen = unseen_entries(resume, text, appended, offset)
     if not unseen:
         return
+    if offset:
+        text = bib.text[:offset] + text
     _, why = unseen[0]
     # Explain with everything before the new entries, separator included: once the file's last
     # line is no longer its last, bibtex reads on along it (see bibreader), and what it then

@@ -372,7 +372,7 @@ def resume_state(view: BibtexView) -> tuple[int, list[str], bool]:
 
 
 def read_on(
-    before: tuple[int, Iterable[str], bool], text: str
+    before: tuple[int, Iterable[str], bool], text: str, offset: int = 0
 ) -> tuple[int, list[SeenEntry], list[ReaderError], bool]:
     """Read `text`, which extends a text BibTeX has read, only as far as is new.
 
@@ -380,23 +380,35 @@ def read_on(
     (`BibtexView.resume_at`), the lower-cased keys it read up to there, and whether it stopped
     because that was the last line. Returns the same for `text`, with the entries and errors
     read after the old point: what reading the whole of `text` gives.
+
+    `text` may be the text from `offset` on (`offset` at most where the reading goes on):
+    offsets in and out are the whole text's all the same. (Its last line is the whole text's,
+    or starts before `offset`; either way every position read is on it or not alike.)
     """
     resume, seen, stopped = before
-    if stopped and resume >= last_line_start(text):
+    if stopped and resume - offset >= last_line_start(text):
         return resume, [], [], True  # still the last line: bibtex reads nothing more
-    view = read_like_bibtex(text, start=resume, seen=seen)
-    return view.resume_at, view.entries, view.errors, view.stopped_on_last_line
+    view = read_like_bibtex(text, start=resume - offset, seen=seen)
+    entries = view.entries
+    errors = view.errors
+    if offset:
+        entries = [SeenEntry(e.entry_type, e.key, e.start + offset) for e in entries]
+        errors = [ReaderError(e.offset + offset, e.line, e.message) for e in errors]
+    return view.resume_at + offset, entries, errors, view.stopped_on_last_line
 
 
 def unseen_entries(
-    before: tuple[int, Iterable[str], bool], text: str, appended: Iterable[tuple[int, int, str]]
+    before: tuple[int, Iterable[str], bool],
+    text: str,
+    appended: Iterable[tuple[int, int, str]],
+    offset: int = 0,
 ) -> list[tuple[int, str]]:
     """Which appended entries BibTeX would not read intact, and why.
 
-    `before` tells how BibTeX read the text that `text` extends (see `read_on`); `appended`
-    holds each new entry's (start, end, key) in `text`.
+    `before` tells how BibTeX read the text that `text` extends, and `text` may start at
+    `offset` (see `read_on`); `appended` holds each new entry's (start, end, key).
     """
-    _, entries, errors, _ = read_on(before, text)
+    _, entries, errors, _ = read_on(before, text, offset)
     after = BibtexView(text=text, entries=entries, errors=errors)
     found = {(e.start, e.key) for e in after.entries}
     problems: list[tuple[int, str]] = []

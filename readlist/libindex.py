@@ -426,24 +426,26 @@ def edited(
     )
 
 
-def grown(old: Snapshot, text: str, size: int, digest: bytes) -> Snapshot:
+def grown(old: Snapshot, text: str, size: int, digest: bytes, offset: int = 0) -> Snapshot:
     """The snapshot of `text`, which is `old`'s text with more after it.
 
     Only the text from the old last entry's end is read: entries, problems, the `@preamble`
-    declarations and line ends there, and BibTeX's reading from where it stopped.
+    declarations and line ends there, and BibTeX's reading from where it stopped. So `text`
+    may be the new text from `offset` on, if that is at most `old.tail_from` and
+    `old.bibtex_resume`; offsets stay the whole text's.
     """
     from readlist.bibreader import read_on
 
     start = old.tail_from
     tail_problems: list[tuple[int, str]] = []
-    tail_entries = parse_entries(text[start:], "", problems=tail_problems)
+    tail_entries = parse_entries(text[start - offset :], "", problems=tail_problems)
     lines_before = old.tail_lf
     moved = [
         replace(e, line=e.line + lines_before, start=e.start + start, end=e.end + start)
         for e in tail_entries
     ]
     before = (old.bibtex_resume, old.bibtex_keys, old.bibtex_last_line)
-    resume, seen, _, last_line = read_on(before, text)
+    resume, seen, _, last_line = read_on(before, text, offset)
     bibtex_keys = tuple(e.key.lower() for e in seen if e.start < resume)
     problems = [(line + lines_before, why) for line, why in tail_problems]
     return _extend(
@@ -454,6 +456,7 @@ def grown(old: Snapshot, text: str, size: int, digest: bytes) -> Snapshot:
         old.problems[: old.tail_problems],
         (moved, problems),
         (resume, bibtex_keys, last_line),
+        offset,
     )
 
 
@@ -465,8 +468,12 @@ def _extend(
     problems: tuple[tuple[int, str], ...],
     read: tuple[list[BibEntry], list[tuple[int, str]]],
     bibtex: tuple[int, tuple[str, ...], bool],
+    offset: int = 0,
 ) -> Snapshot:
-    """`base`'s head (its text before `base.tail_from`) followed by `read` after it."""
+    """`base`'s head (its text before `base.tail_from`) followed by `read` after it.
+
+    `text` is the whole text from `offset` on (`offset` <= `base.tail_from`).
+    """
     from readlist.texletters import declared_in
 
     entries, new_problems = read
@@ -475,12 +482,14 @@ def _extend(
     # What lies between the last entry's end and the end of the text is read again the next
     # time the file grows: count how many of the problems are there.
     after_problems: list[tuple[int, str]] = []
-    if tail_from < len(text):
-        parse_entries(text[tail_from:], "", problems=after_problems)
+    # (Offsets are the whole text's; `text` starts at `offset`.)
+    rel_start, rel_tail = start - offset, tail_from - offset
+    if rel_tail < len(text):
+        parse_entries(text[rel_tail:], "", problems=after_problems)
     all_problems = problems + tuple(new_problems)
-    tail_lf = base.tail_lf + text.count("\n", start, tail_from)
-    tail_crlf = base.tail_crlf + text.count("\r\n", start, tail_from)
-    tail_declared = base.tail_declared | declared_in(text[start:tail_from])
+    tail_lf = base.tail_lf + text.count("\n", rel_start, rel_tail)
+    tail_crlf = base.tail_crlf + text.count("\r\n", rel_start, rel_tail)
+    tail_declared = base.tail_declared | declared_in(text[rel_start:rel_tail])
     rows = tuple(row_of(e) for e in entries)
     first = base.count
     parts = base.parts
@@ -492,12 +501,12 @@ def _extend(
     return Snapshot(
         size=size,
         digest=digest,
-        text_len=len(text),
-        lf=tail_lf + text.count("\n", tail_from),
-        crlf=tail_crlf + text.count("\r\n", tail_from),
+        text_len=offset + len(text),
+        lf=tail_lf + text.count("\n", rel_tail),
+        crlf=tail_crlf + text.count("\r\n", rel_tail),
         parts=parts,
         problems=all_problems,
-        declared=frozenset(tail_declared | declared_in(text[tail_from:])),
+        declared=frozenset(tail_declared | declared_in(text[rel_tail:])),
         bibtex_resume=resume,
         bibtex_last_line=last_line,
         tail_from=tail_from,

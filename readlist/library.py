@@ -13,6 +13,7 @@ from readlist.bibfile import (
     BibEntry,
     BibFile,
     append_entries,
+    appended_tail,
     appended_text,
     check_bibtex_sees,
     locked,
@@ -227,16 +228,26 @@ def add_papers(
         outcome.text = (eol + eol).join(new_texts) + (eol if new_texts else "")
         if not new_texts and not edits:
             return outcome
-        text = replace_spans(bib.text, edits) if edits else bib.text
-        text, spans = append_entries(text, eol, new_texts)
-        # The @preamble goes first; BibTeX must see every entry after it, each under its key.
-        entry_spans = spans[1:] if preamble is not None else spans
-        check_bibtex_sees(
-            bib, text, entry_spans, [a.key for a in outcome.added], edited=bool(edits)
-        )
-        _check_encoding(bib, [*new_texts, *(replacement for _, _, replacement in edits)])
+        keys = [a.key for a in outcome.added]
+        inserted = [*new_texts, *(replacement for _, _, replacement in edits)]
+        if edits:
+            text, spans = append_entries(replace_spans(bib.text, edits), eol, new_texts)
+            # The @preamble goes first; BibTeX must see every entry after it, under its key.
+            check_bibtex_sees(bib, text, spans[1:] if preamble else spans, keys, edited=True)
+            _check_encoding(bib, inserted)
+            if not dry_run:
+                bib.write(text, edits)
+                outcome.written = True
+            return outcome
+        # Only appending: BibTeX's reading is taken up where it stopped, and only what follows
+        # that point is put together (a big library's text is not copied).
+        tail, spans = appended_tail(bib.text, eol, new_texts)
+        resume = bib.bibtex_resume()[0]
+        window = bib.text[resume:] + tail
+        check_bibtex_sees(bib, window, spans[1:] if preamble else spans, keys, offset=resume)
+        _check_encoding(bib, inserted)
         if not dry_run:
-            bib.write(text, edits)
+            bib.append(tail)
             outcome.written = True
     return outcome
 
