@@ -246,14 +246,8 @@ def _split_region(text: str, problems: list[tuple[int, str]] | None) -> tuple[li
 
     Lines and offsets are relative to `text`. The last block ended cleanly when it is not a
     block the splitter had to give up on: then reading stopped inside `text`, and the same
-    blocks come out of any longer text that starts the same way.
-
-    Three things bibtexparser's splitter gets wrong are put right here: an `@comment` body may
-    hold any braces (a block it could not close there is skipped, as BibTeX and biber do);
-    `@commentary{k, ...}` and other types that merely start with "comment" are entries; a
-    `%` line between fields is a comment (biber skips it), not part of the next field's name.
-    A block that cannot be read at all is skipped and described in `problems` (line, text):
-    BibTeX skips it too, and whether appending is still safe is for `bibreader` to tell.
+    blocks come out of any longer text that starts the same way. What the splitter gets
+    wrong is put right here (see `parse_entries`).
     """
     from bibtexparser.model import (
         DuplicateBlockKeyBlock,
