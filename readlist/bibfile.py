@@ -507,21 +507,22 @@ def append_entries(
     """`appended_text`, and the (start, end) of each appended entry in the result."""
     if not entry_texts:
         return text, []
-    if not text.strip():
-        head, tail = text, eol
+    # The file's text is copied once, into the result (a big library is megabytes).
+    if not text or text.isspace():
+        gap, tail = "", eol
     elif text.endswith(("\n", "\r")):
         blank_already = text.endswith(("\n\n", "\r\n\r\n", "\r\r"))
-        head, tail = text + ("" if blank_already else eol), eol
+        gap, tail = ("" if blank_already else eol), eol
     else:
-        head, tail = text + eol + eol, ""
+        gap, tail = eol + eol, ""
     spans: list[tuple[int, int]] = []
-    pos = len(head)
+    pos = len(text) + len(gap)
     for index, entry in enumerate(entry_texts):
         if index:
             pos += 2 * len(eol)
         spans.append((pos, pos + len(entry)))
         pos += len(entry)
-    return head + (eol + eol).join(entry_texts) + tail, spans
+    return "".join((text, gap, (eol + eol).join(entry_texts), tail)), spans
 
 
 def check_bibtex_sees(

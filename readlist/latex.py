@@ -425,6 +425,9 @@ def _parse(text: str, depth: int = 0) -> list[_Piece]:
     return _Decoder(text, depth).run()
 
 
+_GROUP_TOKEN = re.compile(r"\\.|[{}]", re.DOTALL)
+
+
 class _Groups:
     """The balanced ``{...}`` groups of a text, found in one pass when first asked for.
 
@@ -445,17 +448,13 @@ class _Groups:
         if self._close is None:
             self._close = {}
             opened: list[int] = []
-            text, j, n = self.text, 0, len(self.text)
-            while j < n:
-                char = text[j]
-                if char == "\\":
-                    j += 2
-                    continue
-                if char == "{":
-                    opened.append(j)
-                elif char == "}" and opened:
-                    self._close[opened.pop()] = j
-                j += 1
+            # A backslash and the character after it are one token: `\\{` opens nothing.
+            for match in _GROUP_TOKEN.finditer(self.text):
+                token = match.group()
+                if token == "{":
+                    opened.append(match.start())
+                elif token == "}" and opened:
+                    self._close[opened.pop()] = match.start()
         end = self._close.get(i)
         return None if end is None else (self.text[i + 1 : end], end + 1)
 
@@ -914,10 +913,34 @@ def _clusters(text: str) -> Iterator[str]:
 
 def _encode_text(text: str, *, ascii_only: bool, name: bool = False) -> str:
     """Encode plain text: ASCII specials escaped, non-ASCII exact (LaTeX or UTF-8)."""
+    if name or "~" not in text:
+        return _encode_characters(text, ascii_only=ascii_only, name=name)
+    # Whether a tilde is a tie depends on its space-separated word alone (`_is_tie`,
+    # `_url_words`): only the words holding one are read cluster by cluster.
+    out: list[str] = []
+    pos = 0
+    for match in _TILDE_WORD.finditer(text):
+        start, end = match.span()
+        if (start > 0 and _is_mark(text[start])) or (
+            end + 1 < len(text) and _is_mark(text[end + 1])
+        ):
+            # A combining mark on a space around the word: that space joins two words.
+            return _encode_clusters(text, ascii_only=ascii_only, name=name)
+        out.append(_encode_characters(text[pos:start], ascii_only=ascii_only, name=name))
+        out.append(_encode_clusters(text[start:end], ascii_only=ascii_only, name=name))
+        pos = end
+    out.append(_encode_characters(text[pos:], ascii_only=ascii_only, name=name))
+    return "".join(out)
+
+
+def _encode_characters(text: str, *, ascii_only: bool, name: bool) -> str:
+    """`_encode_text` of a text in which no tilde can be a tie (each character on its own).
+
+    ASCII runs are encoded in one C-level pass, the clusters around non-ASCII characters
+    one by one.
+    """
     if not name and "~" in text:
-        return _encode_clusters(text, ascii_only=ascii_only, name=name)  # ties need context
-    # Without a tilde, each character is encoded on its own: ASCII runs in one C-level pass,
-    # the clusters around non-ASCII characters one by one.
+        return _encode_clusters(text, ascii_only=ascii_only, name=name)
     table = _NAME_ASCII if name else _TEXT_ASCII
     if text.isascii():
         return text.translate(table)
@@ -964,7 +987,13 @@ def _encode_clusters(text: str, *, ascii_only: bool, name: bool) -> str:
     return "".join(out)
 
 
+def _is_mark(char: str) -> bool:
+    """Tell whether `char` is a combining mark (it joins the character before it)."""
+    return unicodedata.category(char).startswith("M")
+
+
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+_TILDE_WORD = re.compile(r"[^ ]*~[^ ]*")
 _NAME_PUNCTUATION = frozenset(" .,'-")
 # `_encode_text` of ASCII text, character by character, as `str.translate` tables.
 _TEXT_ASCII = str.maketrans(_ASCII_ESCAPES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 
@@ -28,6 +29,8 @@ _TEX_ATOMS = st.sampled_from(
      "word", " ", "é", "\u0301", "~", "GPT-4V"]
 )  # fmt: skip
 _TEX = st.lists(_TEX_ATOMS, max_size=12).map("".join)
+# Ties and tildes: which one a `~` is depends on its word and its neighbours.
+_TILDE_ATOMS = ["a~b", "~", "x/y", " ", "\ufe0f", "é", "a", "."]
 
 
 def _clean_by_character(text: str) -> str:
@@ -110,3 +113,49 @@ def test_alnum_fast_path_matches_decoding_and_transliterating(word: str) -> None
 
 def test_to_ascii_drops_what_has_no_latin_spelling() -> None:
     assert to_ascii("Schölkopf 李 Łukasz") == "Scholkopf  Lukasz"
+
+
+def test_encode_text_matches_the_cluster_loop_on_every_short_text_of_tildes() -> None:
+    for atoms in itertools.product(_TILDE_ATOMS, repeat=5):
+        text = "".join(atoms)
+        expected = latex._encode_clusters(text, ascii_only=True, name=False)
+        assert latex._encode_text(text, ascii_only=True) == expected, text
+
+
+def test_encode_text_reads_only_the_words_with_a_tilde_cluster_by_cluster() -> None:
+    text = "see e.g.~the a~b home at http://x.org/~me and ~ alone, caf\u00e9~bar \u0301~a"
+    expected = latex._encode_clusters(text, ascii_only=True, name=False)
+    assert latex._encode_text(text, ascii_only=True) == expected
+    assert "e.g.~the" in expected and "/{\\textasciitilde}me" in expected
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(["{", "}", "\\", "\\{", "\\}", "a", "{a}", "\\\\"]), max_size=20))
+def test_groups_pair_braces_as_a_scan_from_left(parts: list[str]) -> None:
+    text = "".join(parts)
+    close: dict[int, int] = {}
+    opened: list[int] = []
+    j = 0
+    while j < len(text):
+        if text[j] == "\\":
+            j += 2
+            continue
+        if text[j] == "{":
+            opened.append(j)
+        elif text[j] == "}" and opened:
+            close[opened.pop()] = j
+        j += 1
+    groups = latex._Groups(text)
+    for i, char in enumerate(text):
+        if char == "{":
+            found = groups.read(i)
+            want = close.get(i)
+            assert found == (None if want is None else (text[i + 1 : want], want + 1))
+
+
+def test_a_combining_mark_on_the_space_after_a_tilde_word_joins_the_next_word() -> None:
+    # " \ufe0f" is one cluster, not a space: "e.g.~the" and "(x/y" are one word, a URL.
+    text = "e.g.~the \ufe0f(x/y"
+    expected = latex._encode_clusters(text, ascii_only=True, name=False)
+    assert latex._encode_text(text, ascii_only=True) == expected
+    assert "{\\textasciitilde}" in expected
