@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -109,7 +110,8 @@ def _preamble_for(bib_text: str, entry_texts: Sequence[str]) -> str | None:
     from readlist.latex import plain_text
     from readlist.texletters import declared_in, preamble_entry
 
-    texts = [*entry_texts, *(plain_text(text) for text in entry_texts)]
+    # A generator: one decoded entry at a time, not a second copy of everything added.
+    texts = itertools.chain(entry_texts, (plain_text(text) for text in entry_texts))
     return preamble_entry(texts, already=declared_in(bib_text))
 
 
