@@ -20,6 +20,10 @@ Run from the repository root with the project installed:
 5. library: warm and cold `add`/`show`/`list --json` on generated 20,000- and 100,000-entry
    libraries, and a 5,000-paper listing into 20,000 entries, as ratios (time, peak RSS) to a
    bare parse of the same file in the same run (`--sizes` picks the sizes).
+6. listing: `readlist show BIG` and `readlist add BIG --all --offline --dry-run` of a generated
+   Hugging Face text listing (`--listing-mb`, default 200 MB) and of a file of arXiv IDs and
+   URLs (`--ids-mb`, default 20 MB: each ID becomes a whole entry): peak RSS as a multiple of
+   the file's size, and time against a bare read of the file in chunks.
 """
 
 from __future__ import annotations
@@ -371,13 +375,116 @@ def bench_library(workdir: Path, repeats: int, env: dict[str, str], sizes: list[
             )
 
 
+def generate_listing(path: Path, size: int, seed: int = 11) -> None:
+    """Write a Hugging Face Papers text listing of about `size` bytes (chrome, title, abstract)."""
+    rng = random.Random(seed)
+    abstracts = []
+    for _ in range(200):
+        sentences = [
+            " ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 25))).capitalize() + "."
+            for _ in range(rng.randint(6, 12))
+        ]
+        abstracts.append(" ".join(sentences))
+    written = 0
+    with path.open("w", encoding="utf-8") as out:
+        out.write("Daily Papers\nby AK and the research community\nApr 28\n\n")
+        number = 0
+        while written < size:
+            words = " ".join(rng.choice(WORDS).capitalize() for _ in range(rng.randint(4, 9)))
+            block = f"{words}: Paper {number}\n\n{abstracts[number % len(abstracts)]}\n\n"
+            if number % 7 == 0:
+                block += f"{rng.randint(1, 99)}\nupvote\n\n"
+            out.write(block)
+            written += len(block)
+            number += 1
+
+
+def generate_ids(path: Path, size: int) -> None:
+    """Write about `size` bytes of arXiv IDs and URLs in the forms users paste, with comments."""
+    forms = (
+        "{}",
+        "{}v2",
+        "arXiv:{}",
+        "https://arxiv.org/abs/{}",
+        "https://arxiv.org/pdf/{}v1",
+        "https://huggingface.co/papers/{}",
+    )
+    written = 0
+    with path.open("w", encoding="utf-8") as out:
+        number = 0
+        while written < size:
+            arxiv_id = f"{2301 + number // 90000 % 12:04d}.{10000 + number % 90000:05d}"
+            line = forms[number % len(forms)].format(arxiv_id) + "\n"
+            if number % 1000 == 0:
+                line = f"# batch {number // 1000}\n" + line
+            out.write(line)
+            written += len(line)
+            number += 1
+
+
+def bench_listing(workdir: Path, env: dict[str, str], listing_mb: float, ids_mb: float) -> None:
+    """Peak RSS and time of `show` and an offline dry-run `add` of a huge listing."""
+    cases = []
+    if listing_mb > 0:
+        text = workdir / "huge-listing.txt"
+        generate_listing(text, int(listing_mb * 1e6))
+        cases.append(("text listing", text))
+    if ids_mb > 0:
+        ids = workdir / "huge-ids.txt"
+        generate_ids(ids, int(ids_mb * 1e6))
+        cases.append(("arXiv IDs/URLs", ids))
+    for label, path in cases:
+        size = path.stat().st_size
+        bare = [
+            PYTHON,
+            "-c",
+            "import sys\nwith open(sys.argv[1], 'rb') as f:\n    while f.read(1 << 20): pass",
+            str(path),
+        ]
+        base_t, base_rss = run_timed(bare, env)
+        bib = workdir / "listing-new.bib"
+        commands = {
+            "show": [*READLIST, "show", str(path)],
+            "add --all --offline --dry-run": [
+                *READLIST,
+                "add",
+                str(path),
+                "--all",
+                "--offline",
+                "--bib",
+                str(bib),
+                "--dry-run",
+            ],  # fmt: skip
+        }
+        print(f"{label} of {size / 1e6:.0f} MB, one run each:")
+        print(f"  bare chunked read of the file : {base_t:6.2f} s  peak {base_rss / 1024:6.0f} MiB")
+        for name, cmd in commands.items():
+            t, rss = run_timed(cmd, env)
+            print(
+                f"  readlist {name:29s}: {t:6.2f} s  ratio {t / base_t:6.1f}  peak "
+                f"{rss / 1024:6.0f} MiB = {rss * 1024 / size:5.2f} x the file"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument(
         "only",
         nargs="*",
-        help="benchmarks to run: add, startup, resolve, zotero, library (default: all)",
+        help="benchmarks to run: add, startup, resolve, zotero, library, listing (default: all)",
+    )
+    parser.add_argument(
+        "--listing-mb",
+        type=float,
+        default=200,
+        help="size of the generated text listing for the listing benchmark (default: 200)",
+    )
+    parser.add_argument(
+        "--ids-mb",
+        type=float,
+        default=20,
+        help="size of the generated file of IDs for the listing benchmark (default: 20)",
     )
     parser.add_argument(
         "--sizes",
@@ -396,7 +503,7 @@ def main() -> None:
         (workdir / "config.toml").write_text("")
         env["READLIST_CONFIG"] = str(workdir / "config.toml")
         env["READLIST_CACHE_DIR"] = str(workdir / "cache")
-        selected = args.only or ["add", "startup", "resolve", "zotero", "library"]
+        selected = args.only or ["add", "startup", "resolve", "zotero", "library", "listing"]
         if "add" in selected:
             bench_add(workdir, 3 if args.quick else 5, env)
         if "startup" in selected:
@@ -408,6 +515,8 @@ def main() -> None:
         if "library" in selected:
             sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
             bench_library(workdir, 1 if args.quick else 3, env, sizes)
+        if "listing" in selected:
+            bench_listing(workdir, env, args.listing_mb, args.ids_mb)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,7 @@ _TRANSLITERATIONS = str.maketrans(
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _LITERAL_ALLOWED = re.compile(r"[^A-Za-z0-9_:.-]")
 _SEPARATORS = "_:.-"
+_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
 # The longest value a placeholder contributes to a key; real names and title words are shorter.
 MAX_VALUE_CHARS = 40
 
@@ -132,7 +133,7 @@ def make_citekey(
 def to_ascii(text: str) -> str:
     """Transliterate `text` to ASCII, dropping what has no Latin spelling."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATIONS))
-    return "".join(char for char in decomposed if char.isascii())
+    return decomposed.encode("ascii", "ignore").decode("ascii")
 
 
 def _literal(text: str) -> str:
@@ -144,7 +145,10 @@ def _literal(text: str) -> str:
 
 def _alnum(text: str) -> str:
     """Return the ASCII letters and digits of `text` (TeX decoded, transliterated)."""
-    return re.sub(r"[^A-Za-z0-9]", "", to_ascii(plain_text(text)))
+    if text.isascii() and "\\" not in text and "$" not in text:
+        # No TeX to decode and nothing to transliterate: the letters and digits as they are.
+        return _NOT_ALNUM.sub("", text)
+    return _NOT_ALNUM.sub("", to_ascii(plain_text(text)))
 
 
 def _title_is_placeholder(paper: Paper) -> bool:

@@ -373,7 +373,7 @@ def _read_listings(
             stdin_read = True
         if pages.get(source) is not None:
             continue  # the same page named twice
-        found = read_source(source, lambda: sys.stdin.buffer.read())
+        found = read_source(source, lambda: sys.stdin.buffer)
         if not found and (source == "-" or _is_file(source)):
             raise InputError(
                 "<stdin>" if source == "-" else source,

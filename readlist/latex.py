@@ -369,32 +369,52 @@ def plain_text(text: str, *, field: bool = False) -> str:
 def brace_depth_ok(value: str) -> bool:
     """Tell whether `value`'s braces balance the way BibTeX counts them (every brace counts)."""
     depth = 0
-    for char in value:
-        if char == "{":
+    for match in _BRACE.finditer(value):
+        if match.group() == "{":
             depth += 1
-        elif char == "}":
+        else:
             depth -= 1
             if depth < 0:
                 return False
     return depth == 0
 
 
+_BRACE = re.compile(r"[{}]")
+
+
 # --- step 0: whitespace and invisible characters ---------------------------------------------
+
+
+class _CleanTable(dict[int, int | None]):
+    """`str.translate` table for `_clean`, filled in as characters are first seen.
+
+    Whitespace becomes a space; invisible controls (NUL, ESC, bidi marks, zero-width joiners,
+    soft hyphens) carry no text, several of them make TeX or BibTeX stop, and are dropped.
+    One C-level pass per text instead of a Python loop over its characters.
+    """
+
+    def __missing__(self, code: int) -> int | None:
+        char = chr(code)
+        if char.isspace():
+            value: int | None = 0x20
+        elif unicodedata.category(char) in ("Cc", "Cf"):
+            value = None
+        else:
+            value = code
+        self[code] = value
+        return value
+
+
+_CLEAN_TABLE = _CleanTable()
+_SPACE_RUN = re.compile(" {2,}")
 
 
 def _clean(text: str) -> str:
     """Normalize to NFC, turn all whitespace into single spaces, drop control characters."""
-    out: list[str] = []
-    for char in unicodedata.normalize("NFC", text):
-        if char.isspace():
-            out.append(" ")
-        elif unicodedata.category(char) in ("Cc", "Cf"):
-            # Invisible controls (NUL, ESC, bidi marks, zero-width joiners, soft hyphens)
-            # carry no text, and several of them make TeX or BibTeX stop.
-            continue
-        else:
-            out.append(char)
-    return re.sub(" {2,}", " ", "".join(out)).strip()
+    cleaned = unicodedata.normalize("NFC", text).translate(_CLEAN_TABLE)
+    if "  " in cleaned:
+        cleaned = _SPACE_RUN.sub(" ", cleaned)
+    return cleaned.strip()
 
 
 # --- step 1: decode the TeX we understand ----------------------------------------------------
@@ -403,6 +423,9 @@ def _clean(text: str) -> str:
 def _parse(text: str, depth: int = 0) -> list[_Piece]:
     """Split `text` into plain-text and validated-math pieces, decoding known TeX."""
     return _Decoder(text, depth).run()
+
+
+_GROUP_TOKEN = re.compile(r"\\.|[{}]", re.DOTALL)
 
 
 class _Groups:
@@ -425,19 +448,20 @@ class _Groups:
         if self._close is None:
             self._close = {}
             opened: list[int] = []
-            text, j, n = self.text, 0, len(self.text)
-            while j < n:
-                char = text[j]
-                if char == "\\":
-                    j += 2
-                    continue
-                if char == "{":
-                    opened.append(j)
-                elif char == "}" and opened:
-                    self._close[opened.pop()] = j
-                j += 1
+            # A backslash and the character after it are one token: `\\{` opens nothing.
+            for match in _GROUP_TOKEN.finditer(self.text):
+                token = match.group()
+                if token == "{":
+                    opened.append(match.start())
+                elif token == "}" and opened:
+                    self._close[opened.pop()] = match.start()
         end = self._close.get(i)
         return None if end is None else (self.text[i + 1 : end], end + 1)
+
+
+# What `_Decoder` acts on; everything between is copied as it is.
+_TEXT_SPECIAL = re.compile(r"[$\\]")
+_FIELD_SPECIAL = re.compile(r"[$\\{}]")
 
 
 class _Decoder:
@@ -463,8 +487,17 @@ class _Decoder:
         return found
 
     def run(self) -> list[_Piece]:
-        text, i = self.text, 0
-        while i < len(text):
+        text, i, n = self.text, 0, len(self.text)
+        # Plain runs between the characters that mean something are copied as slices: one
+        # regex search per TeX construct, not a Python step per character.
+        special = _FIELD_SPECIAL if self.field else _TEXT_SPECIAL
+        while i < n:
+            match = special.search(text, i)
+            stop = n if match is None else match.start()
+            if stop > i:
+                self.buf.append(text[i:stop])
+                i = stop
+                continue
             char = text[i]
             if char == "$":
                 found = _scan_dollar_math(text, i)
@@ -477,9 +510,7 @@ class _Decoder:
             elif char == "\\":
                 i = self.backslash(i)
             else:
-                if not (self.field and char in "{}"):
-                    self.buf.append(char)
-                i += 1
+                i += 1  # a bare brace of a field: it only groups
         self.flush()
         merged: list[_Piece] = []
         for is_math, content in self.pieces:
@@ -882,6 +913,52 @@ def _clusters(text: str) -> Iterator[str]:
 
 def _encode_text(text: str, *, ascii_only: bool, name: bool = False) -> str:
     """Encode plain text: ASCII specials escaped, non-ASCII exact (LaTeX or UTF-8)."""
+    if name or "~" not in text:
+        return _encode_characters(text, ascii_only=ascii_only, name=name)
+    # Whether a tilde is a tie depends on its space-separated word alone (`_is_tie`,
+    # `_url_words`): only the words holding one are read cluster by cluster.
+    out: list[str] = []
+    pos = 0
+    for match in _TILDE_WORD.finditer(text):
+        start, end = match.span()
+        if (start > 0 and _is_mark(text[start])) or (
+            end + 1 < len(text) and _is_mark(text[end + 1])
+        ):
+            # A combining mark on a space around the word: that space joins two words.
+            return _encode_clusters(text, ascii_only=ascii_only, name=name)
+        out.append(_encode_characters(text[pos:start], ascii_only=ascii_only, name=name))
+        out.append(_encode_clusters(text[start:end], ascii_only=ascii_only, name=name))
+        pos = end
+    out.append(_encode_characters(text[pos:], ascii_only=ascii_only, name=name))
+    return "".join(out)
+
+
+def _encode_characters(text: str, *, ascii_only: bool, name: bool) -> str:
+    """`_encode_text` of a text in which no tilde can be a tie (each character on its own).
+
+    ASCII runs are encoded in one C-level pass, the clusters around non-ASCII characters
+    one by one.
+    """
+    if not name and "~" in text:
+        return _encode_clusters(text, ascii_only=ascii_only, name=name)
+    table = _NAME_ASCII if name else _TEXT_ASCII
+    if text.isascii():
+        return text.translate(table)
+    out: list[str] = []
+    pos = 0
+    for match in _NON_ASCII_RUN.finditer(text):
+        start, end = match.span()
+        if start > pos and unicodedata.category(text[start]).startswith("M"):
+            start -= 1  # a combining mark belongs to the ASCII character before it
+        out.append(text[pos:start].translate(table))
+        out.append(_encode_clusters(text[start:end], ascii_only=ascii_only, name=name))
+        pos = end
+    out.append(text[pos:].translate(table))
+    return "".join(out)
+
+
+def _encode_clusters(text: str, *, ascii_only: bool, name: bool) -> str:
+    """`_encode_text`, one character and its combining marks at a time."""
     out: list[str] = []
     clusters = list(_clusters(text))
     url_words: list[bool] | None = None  # per cluster: in a word holding "/" or "@"
@@ -910,7 +987,23 @@ def _encode_text(text: str, *, ascii_only: bool, name: bool = False) -> str:
     return "".join(out)
 
 
+def _is_mark(char: str) -> bool:
+    """Tell whether `char` is a combining mark (it joins the character before it)."""
+    return unicodedata.category(char).startswith("M")
+
+
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+_TILDE_WORD = re.compile(r"[^ ]*~[^ ]*")
 _NAME_PUNCTUATION = frozenset(" .,'-")
+# `_encode_text` of ASCII text, character by character, as `str.translate` tables.
+_TEXT_ASCII = str.maketrans(_ASCII_ESCAPES)
+_NAME_ASCII = str.maketrans(
+    {
+        chr(code): " "
+        for code in range(128)
+        if not (chr(code).isalnum() or chr(code) in _NAME_PUNCTUATION)
+    }
+)
 # A UTF-8 character in a name, with the combining marks that follow it.
 _RAW_LETTER = re.compile(r"[^\x00-\x7f][\u0300-\u036f\u1ab0-\u1aff\u20d0-\u20ff]*")
 # A TeX-style backquote is an apostrophe; ’, ʼ and – are kept as their owner wrote them.
@@ -1072,9 +1165,25 @@ def _split_words(pieces: list[_Piece]) -> list[list[_Piece]]:
     return [word for word in words if word]
 
 
+_WORD_RUN = re.compile(r"[^\W_]+")
+
+
 def _needs_protection(text: str) -> bool:
     """Tell whether BibTeX's title lowercasing would damage word `text`."""
-    runs = re.findall(r"[^\W_]+", text)
+    runs = _WORD_RUN.findall(text)
+    if text.isascii():
+        # The tests of `_runs_need_protection` with str methods: in ASCII, a run of letters
+        # and digits that is not all letters holds a digit, and capitals change in lower().
+        for run in runs:
+            tail = run[1:]
+            if tail != tail.lower() or (run[0].isupper() and not run.isalpha()):
+                return True
+        return len(runs) > 1 and any(len(run) == 1 and run.isupper() for run in runs)
+    return _runs_need_protection(runs)
+
+
+def _runs_need_protection(runs: list[str]) -> bool:
+    """Tell whether BibTeX's lowercasing would damage a word of these letter-and-digit runs."""
     for run in runs:
         has_upper = any(char.isupper() for char in run)
         if any(char.isupper() for char in run[1:]):

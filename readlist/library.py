@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -111,7 +112,8 @@ def _preamble_for(already: Iterable[str], entry_texts: Sequence[str]) -> str | N
     from readlist.latex import plain_text
     from readlist.texletters import preamble_entry
 
-    texts = [*entry_texts, *(plain_text(text) for text in entry_texts)]
+    # A generator: one decoded entry at a time, not a second copy of everything added.
+    texts = itertools.chain(entry_texts, (plain_text(text) for text in entry_texts))
     return preamble_entry(texts, already=already)
 
 

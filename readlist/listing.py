@@ -8,10 +8,15 @@ such text, so the parser does not count lines; it tells titles from abstracts by
 
 from __future__ import annotations
 
+import codecs
+import io
 import re
-from collections.abc import Callable, Iterable, Sequence
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from readlist.errors import InputError
 from readlist.ids import parse_arxiv_id
@@ -402,82 +407,112 @@ def parse_date_line(text: str) -> tuple[int | None, int, int] | None:
 
 def parse_text(text: str, source: str) -> list[Listing]:
     """Parse one source's text into listings, in the order they appear."""
-    raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    lines = [normalize_whitespace(line) for line in raw_lines]
-    # What a line says without a list marker ("1. ", "- ") typed in front of a title.
-    cores = [_LIST_MARKER_RE.sub("", line, count=1) for line in lines]
-    kinds: list[str] = []  # per line: blank, id, chrome, hash, text
-    ids: dict[int, list[ArxivId]] = {}
-    for number, line in enumerate(lines):
-        if not line:
-            kinds.append("blank")
-        elif line.startswith("#"):
-            kinds.append("hash")
-        elif (found := _parse_id_line(line)) is not None:
-            ids[number] = found
-            kinds.append("id")
-        elif _is_chrome(line):
-            kinds.append("chrome")
-        else:
-            kinds.append("text")
-    # "#" starts a comment in a file of identifiers, and in any file when it is not glued to
-    # a word: "# from the reading group" is a comment, "#InsTag: ..." is a paper's title.
-    only_ids = "text" not in kinds and "id" in kinds
-    for number, kind in enumerate(kinds):
-        if kind == "hash":
-            line = lines[number]
-            kinds[number] = "comment" if only_ids or not line[1:2].isalnum() else "text"
+    return list(iter_listings(lambda: iter(_split_lines(text)), source))
 
-    entries: list[Listing | _Draft] = []
-    current: _Draft | None = None  # the text listing an abstract would belong to
-    paragraph: list[int] = []
+
+def _split_lines(text: str) -> list[str]:
+    """Split `text` at ``\\r\\n``, ``\\r`` and ``\\n`` (not at other Unicode line breaks)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def _kind(line: str) -> tuple[str, list[ArxivId] | None]:
+    """Classify a normalized line: blank, id (with its identifiers), hash, chrome or text."""
+    if not line:
+        return "blank", None
+    if line.startswith("#"):
+        return "hash", None
+    found = _parse_id_line(line)
+    if found is not None:
+        return "id", found
+    if _is_chrome(line):
+        return "chrome", None
+    return "text", None
+
+
+def _only_ids(lines: Iterable[str]) -> bool:
+    """Whether `lines` hold identifiers and no text line (then every "#" line is a comment)."""
+    seen_id = False
+    for raw in lines:
+        kind, _ = _kind(normalize_whitespace(raw))
+        if kind == "text":
+            return False  # a "#word" line is a title in a file with prose: stop reading
+        seen_id = seen_id or kind == "id"
+    return seen_id
+
+
+def iter_listings(lines: Callable[[], Iterator[str]], source: str) -> Iterator[Listing]:
+    """Parse a source's lines into listings, in order, holding one paragraph at a time.
+
+    `lines` opens the source's lines (split as `_split_lines` does) and is called twice when
+    a line starts with "#": whether "#..." is a comment depends on whether the source holds
+    any prose, which may come later.
+    """
+    only_ids: bool | None = None
+    pending: _Draft | None = None  # the text listing an abstract would belong to
+    # The paragraph being read: (line number, line, line without its list marker).
+    paragraph: list[tuple[int, str, str]] = []
     date: tuple[int | None, int, int] | None = None  # the last date line seen
 
-    def flush() -> None:
-        nonlocal current
+    def flush() -> Iterator[Listing]:
+        nonlocal pending
         if not paragraph:
             return
-        texts = [cores[number] for number in paragraph]
-        awaiting = current is not None and not current.abstract
+        texts = [core for _, _, core in paragraph]
+        awaiting = pending is not None and not pending.abstract
         for item in _split_paragraph(texts, awaiting):
             if item.is_title:
-                current = _Draft(texts[item.start], paragraph[item.start] + 1, date=date)
-                entries.append(current)
-            elif current is not None:
+                if pending is not None:
+                    yield _finished(pending, source)
+                pending = _Draft(texts[item.start], paragraph[item.start][0] + 1, date=date)
+            elif pending is not None:
                 # A second prose paragraph after an abstract continues that abstract.
-                current.abstract.extend(lines[n] for n in paragraph[item.start : item.stop])
+                pending.abstract.extend(line for _, line, _ in paragraph[item.start : item.stop])
             # Prose before the first title (an introduction, a note) names no paper.
         paragraph.clear()
 
-    for number, kind in enumerate(kinds):
+    for number, raw in enumerate(lines()):
+        line = normalize_whitespace(raw)
+        kind, ids = _kind(line)
+        if kind == "hash":
+            # "#" starts a comment in a file of identifiers, and in any file when it is not
+            # glued to a word: "# from the reading group" is a comment, "#InsTag: ..." is a
+            # paper's title.
+            if line[1:2].isalnum():
+                if only_ids is None:
+                    only_ids = _only_ids(lines())
+                kind = "comment" if only_ids else "text"
+            else:
+                kind = "comment"
         if kind == "text":
-            paragraph.append(number)
+            # What a line says without a list marker ("1. ", "- ") typed in front of a title.
+            paragraph.append((number, line, _LIST_MARKER_RE.sub("", line, count=1)))
         elif kind == "chrome":
             # Upvote counts and dates may sit anywhere; they split nothing. A date line dates
             # the listings below it (their year while unresolved).
-            date = parse_date_line(lines[number]) or date
-            continue
+            date = parse_date_line(line) or date
         else:
-            flush()
+            yield from flush()
             if kind == "id":
-                entries.extend(
-                    Listing(arxiv_id=i, source=source, line=number + 1) for i in ids[number]
-                )
-                current = None
-    flush()
+                assert ids is not None
+                if pending is not None:
+                    yield _finished(pending, source)
+                    pending = None
+                for arxiv_id in ids:
+                    yield Listing(arxiv_id=arxiv_id, source=source, line=number + 1)
+    yield from flush()
+    if pending is not None:
+        yield _finished(pending, source)
 
-    return [
-        entry
-        if isinstance(entry, Listing)
-        else Listing(
-            title=entry.title,
-            abstract=_join_wrapped(entry.abstract) or None,
-            source=source,
-            line=entry.line,
-            date=entry.date,
-        )
-        for entry in entries
-    ]
+
+def _finished(draft: _Draft, source: str) -> Listing:
+    """The listing a draft stands for once its abstract is complete."""
+    return Listing(
+        title=draft.title,
+        abstract=_join_wrapped(draft.abstract) or None,
+        source=source,
+        line=draft.line,
+        date=draft.date,
+    )
 
 
 def _control_byte_table() -> bytes:
@@ -493,27 +528,125 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 def decode_input(data: bytes, source: str) -> str:
     """Decode a listing's bytes as UTF-8 text, refusing binary files and other encodings."""
-    if data.startswith(_UTF16_BOMS):
-        # Windows tools (PowerShell's `>`, Notepad's "Unicode") write UTF-16 with a BOM.
+    stream = io.BytesIO(data)
+    encoding, start = _check_encoding(stream, source)
+    return "".join(_decoded_chunks(stream, encoding, start))
+
+
+# Listings are read in chunks of this many bytes, so a huge one is never held whole.
+_CHUNK_BYTES = 1 << 20
+
+
+def _chunks(stream: BinaryIO, start: int) -> Iterator[bytes]:
+    """Yield the bytes of `stream` from `start` on, seeking before each read.
+
+    Each reader keeps its own position, so two readers of one stream can interleave.
+    """
+    position = start
+    while True:
+        stream.seek(position)
+        chunk = stream.read(_CHUNK_BYTES)
+        if not chunk:
+            return
+        position += len(chunk)
+        yield chunk
+
+
+def _check_encoding(stream: BinaryIO, source: str) -> tuple[str, int]:
+    """Refuse binary and non-UTF-8 input in one pass; return its encoding and first text byte.
+
+    Windows tools (PowerShell's `>`, Notepad's "Unicode") write UTF-16 with a BOM. Otherwise the
+    input must be UTF-8 (a BOM is skipped) with no NUL byte and few control bytes; a binary
+    file is named so before any encoding error, wherever that is.
+    """
+    stream.seek(0)
+    head = stream.read(3)
+    if head.startswith(_UTF16_BOMS):
+        wide = codecs.getincrementaldecoder("utf-16")()
         try:
-            return data.decode("utf-16")
+            for chunk in _chunks(stream, 0):
+                wide.decode(chunk)
+            wide.decode(b"", final=True)
         except UnicodeDecodeError:
             raise InputError(source, "looks like a binary file, not a text listing") from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    control = len(data.translate(None, _TEXT_BYTES))
-    if b"\x00" in data or (data and control / len(data) > 0.05):
+        return "utf-16", 0
+    start = 3 if head == b"\xef\xbb\xbf" else 0
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    size = control = line_feeds = returns = 0
+    nul = has_line_feed = False
+    bad: tuple[int, int, int, int] | None = None  # offset, byte, \n and \r before it
+
+    def failed(error: UnicodeDecodeError, buffered: int, before: bytes) -> None:
+        nonlocal bad
+        offset = size - buffered + error.start
+        before = before[: max(0, offset - size)]
+        bad = (
+            offset,
+            error.object[error.start],
+            line_feeds + before.count(b"\n"),
+            returns + before.count(b"\r"),
+        )
+
+    for chunk in _chunks(stream, start):
+        control += len(chunk.translate(None, _TEXT_BYTES))
+        nul = nul or b"\x00" in chunk
+        has_line_feed = has_line_feed or b"\n" in chunk
+        if bad is None:
+            buffered = len(decoder.getstate()[0])
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                failed(error, buffered, chunk)
+            else:
+                line_feeds += chunk.count(b"\n")
+                returns += chunk.count(b"\r")
+        size += len(chunk)
+    if bad is None:
+        buffered = len(decoder.getstate()[0])
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as error:  # the input ends inside a character
+            failed(error, buffered, b"")
+    if nul or (size and control / size > 0.05):
         raise InputError(source, "looks like a binary file, not a text listing")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        newline = b"\n" if b"\n" in data else b"\r"
-        line = data.count(newline, 0, error.start) + 1
-        byte = data[error.start]
+    if bad is not None:
+        _, byte, line_feeds, returns = bad
+        line = (line_feeds if has_line_feed else returns) + 1
         raise InputError(
             source,
             f"is not UTF-8 text (byte 0x{byte:02x} at line {line}); save it as UTF-8 and retry",
-        ) from None
+        )
+    return "utf-8", start
+
+
+def _decoded_chunks(stream: BinaryIO, encoding: str, start: int) -> Iterator[str]:
+    """Yield the text of `stream` (checked by `_check_encoding`) chunk by chunk."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    for chunk in _chunks(stream, start):
+        text = decoder.decode(chunk)
+        if text:
+            yield text
+    text = decoder.decode(b"", final=True)
+    if text:
+        yield text
+
+
+def _lines_of(chunks: Iterable[str]) -> Iterator[str]:
+    """Split text arriving in chunks as `_split_lines` splits it whole."""
+    carry: list[str] = []  # the start of a line still open (a list: lines can be megabytes)
+    for text in chunks:
+        carry.append(text)
+        if "\n" not in text and "\r" not in text:
+            continue
+        buffer = "".join(carry)
+        held = ""
+        if buffer.endswith("\r"):
+            held, buffer = "\r", buffer[:-1]  # the next chunk may start with its "\n"
+        lines = _split_lines(buffer)
+        last = lines.pop()
+        yield from lines
+        carry = [last + held]
+    yield from _split_lines("".join(carry))
 
 
 # Files people give by mistake where a listing belongs, told apart by their first bytes or
@@ -530,8 +663,15 @@ _BIBTEX_RE = re.compile(r"^[ \t]*@[A-Za-z]+[ \t]*[{(][ \t]*[^\s,{}()]+[ \t]*,", 
 _HTML_RE = re.compile(r"\A\s*(?:<!doctype\s+html|<html[\s>])", re.I)
 
 
+# What `refuse_non_listing` reads of a source: its start.
+_HEAD_BYTES = 200_000
+
+
 def refuse_non_listing(data: bytes, source: str) -> None:
-    """Raise `InputError` naming what `data` is when it is clearly not a listing."""
+    """Raise `InputError` naming what `data` is when it is clearly not a listing.
+
+    Only the first `_HEAD_BYTES` of `data` are read.
+    """
     head = data[:8].removeprefix(b"\xef\xbb\xbf")
     for magic, what in _MAGIC:
         if head.startswith(magic):
@@ -540,7 +680,7 @@ def refuse_non_listing(data: bytes, source: str) -> None:
                 f"is {what}, not a listing: copy the page's text into a file, or give arXiv "
                 "IDs or hf:daily/… instead",
             )
-    text = data[:200_000].decode("utf-8", "replace")
+    text = data[:_HEAD_BYTES].decode("utf-8", "replace")
     if _HTML_RE.match(text):
         raise InputError(
             source,
@@ -566,14 +706,33 @@ def _has_listing_shape(text: str) -> bool:
 
 def parse_source(data: bytes, source: str) -> list[Listing]:
     """Decode and parse one source's bytes into listings."""
-    refuse_non_listing(data, source)
-    return parse_text(decode_input(data, source), source)
+    return parse_stream(io.BytesIO(data), source)
 
 
-def read_source(arg: str, read_stdin: Callable[[], bytes]) -> list[Listing]:
-    """Read one command-line argument: `-` for stdin, a file, or an identifier/URL."""
+def parse_stream(stream: BinaryIO, source: str) -> list[Listing]:
+    """Check, decode and parse a seekable binary stream chunk by chunk into listings.
+
+    Only the listings are kept, and the paragraph being read: never the whole text.
+    """
+    stream.seek(0)
+    refuse_non_listing(stream.read(_HEAD_BYTES), source)
+    encoding, start = _check_encoding(stream, source)
+    return list(iter_listings(lambda: _lines_of(_decoded_chunks(stream, encoding, start)), source))
+
+
+def read_source(arg: str, read_stdin: Callable[[], bytes | BinaryIO]) -> list[Listing]:
+    """Read one command-line argument: `-` for stdin, a file, or an identifier/URL.
+
+    `read_stdin` returns standard input's bytes, or a binary stream to read them from.
+    """
     if arg == "-":
-        return parse_source(read_stdin(), STDIN_SOURCE)
+        data = read_stdin()
+        if isinstance(data, bytes):
+            return parse_source(data, STDIN_SOURCE)
+        # A pipe is read once: spooled (to disk when large) so it can be read in passes.
+        with tempfile.SpooledTemporaryFile(max_size=_CHUNK_BYTES * 8) as spool:
+            shutil.copyfileobj(data, spool, _CHUNK_BYTES)
+            return parse_stream(cast(BinaryIO, spool), STDIN_SOURCE)
     path = Path(arg)
     try:
         exists = path.exists()
@@ -583,17 +742,17 @@ def read_source(arg: str, read_stdin: Callable[[], bytes]) -> list[Listing]:
         if path.is_dir():
             raise InputError(arg, "is a directory, not a listing file")
         try:
-            data = path.read_bytes()
+            with path.open("rb") as stream:
+                return parse_stream(stream, arg)
         except OSError as error:
             raise InputError(arg, f"cannot be read ({error.strerror or error})") from None
-        return parse_source(data, arg)
     arxiv_id = parse_arxiv_id(arg)
     if arxiv_id is None:
         raise InputError(arg, "no such file, and not an arXiv identifier or URL")
     return [Listing(arxiv_id=arxiv_id, source=ARGUMENT_SOURCE, line=0)]
 
 
-def read_sources(args: Sequence[str], read_stdin: Callable[[], bytes]) -> list[Listing]:
+def read_sources(args: Sequence[str], read_stdin: Callable[[], bytes | BinaryIO]) -> list[Listing]:
     """Read every argument in order; standard input is read once however often `-` appears."""
     listings: list[Listing] = []
     stdin_read = False

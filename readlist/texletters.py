@@ -237,15 +237,17 @@ def preamble_entry(texts: Iterable[str], *, already: Iterable[str] = ()) -> str 
 
     Characters in `already` (see `declared_in`) are left out; None when nothing is left.
     """
-    chars: set[str] = set()
+    seen: set[str] = set()
     for text in texts:
-        for char in set(text):
-            if char.isascii():
-                continue
-            # Styles change case (\MakeUppercase, sentence case): declare both cases.
-            for variant in (char, char.lower(), char.upper()):
-                if len(variant) == 1 and needs_declaration(variant):
-                    chars.add(variant)
+        seen.update(text)
+    chars: set[str] = set()
+    for char in seen:
+        if char.isascii():
+            continue
+        # Styles change case (\MakeUppercase, sentence case): declare both cases.
+        for variant in (char, char.lower(), char.upper()):
+            if len(variant) == 1 and needs_declaration(variant):
+                chars.add(variant)
     if any(
         "\u0323" in (decomposed := unicodedata.normalize("NFD", char)) and len(decomposed) > 2
         for char in chars

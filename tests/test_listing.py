@@ -664,10 +664,10 @@ def test_read_error_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     path = tmp_path / "list.txt"
     path.write_text("Paper One\n", encoding="utf-8")
 
-    def refuse(self: Path) -> bytes:
+    def refuse(self: Path, *args: object, **kwargs: object) -> bytes:
         raise PermissionError(13, "Permission denied", str(self))
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(Path, "open", refuse)
     with pytest.raises(InputError) as error:
         read_sources([str(path)], _no_stdin)
     assert str(error.value) == f"{path}: cannot be read (Permission denied)"

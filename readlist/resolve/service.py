@@ -324,8 +324,9 @@ class NetworkResolver:
         if not missing:
             return entries
         if self.arxiv is None:
+            offline = set(missing)  # a set: a listing of a million IDs stays linear
             for item in items:
-                if item.arxiv_id in missing:
+                if item.arxiv_id in offline:
                     item.reason = item.reason or OFFLINE_REASON
             return entries
         self.progress("arXiv metadata", 0, len(missing))
