@@ -202,10 +202,20 @@ def normalize_title(title: str) -> str:
     return _NON_ALNUM_RE.sub(" ", text).strip()
 
 
+# Math accents (``\\acute\\alpha`` for ά, ``\\vec{v}``): plain text loses its combining marks
+# (`normalize_title`), so math loses its accents.
+_MATH_ACCENT_RE = re.compile(
+    r"\\(?:acute|grave|hat|check|tilde|bar|vec|dot|ddot|dddot|breve|mathring|widehat"
+    r"|widetilde)(?![A-Za-z])\s*"
+)
+
+
 def _math_words(source: str) -> str:
     """Math as title words: a symbol macro (``\\gamma``) is a word of its own, as the letter
     γ is in plain text; anything else (``^3``) keeps to its neighbours (``AstroM$^3$``)."""
-    stripped = source.strip()
+    if "\\" in source:
+        source = _MATH_ACCENT_RE.sub("", source)
+    stripped = source.strip().lstrip("{")
     words = _strip_tex(source)
     if len(stripped) > 1 and stripped[0] == "\\" and stripped[1].isalpha():
         return f" {words} "
