@@ -1706,7 +1706,7 @@ def cache_info(state: AppState, as_json: bool) -> None:
         "lookups_not_found": info.lookups_not_found,
         "lookups_expired": info.lookups_expired,
         "bib_indexes": len(indexes),
-        "bib_indexes_bytes": sum(_size(p) for p in indexes),
+        "bib_indexes_bytes": sum(libindex.size_of(folder) for folder in indexes),
     }
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -1730,13 +1730,6 @@ def cache_clear(state: AppState) -> None:
         f"cache cleared: {removed} rows removed from {store.path}, "
         f"{plural(indexes, '.bib index', '.bib indexes')} removed"
     )
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def main() -> None:

@@ -141,15 +141,15 @@ class Part:
         lookups: Lookups,
         *,
         rows: tuple[Row, ...] | None = None,
-        rows_blob: bytes | None = None,
-        lookups_blob: bytes | None = None,
+        rows_blob: bytes | memoryview | None = None,
+        name: str | None = None,
     ) -> None:
         self.first = first
         self.lookups = lookups
         self.count = len(lookups.keys)
         self._rows = rows
         self._rows_blob = rows_blob
-        self._lookups_blob = lookups_blob
+        self.name = name  # of the file it is stored in (see `index_path`), once stored
 
     @property
     def rows(self) -> tuple[Row, ...]:
@@ -160,11 +160,10 @@ class Part:
 
     def blobs(self) -> tuple[bytes, bytes]:
         """The part as stored: its look-ups and its rows, each marshalled."""
-        if self._lookups_blob is None:
-            self._lookups_blob = marshal.dumps(tuple(self.lookups))
-        if self._rows_blob is None:
-            self._rows_blob = marshal.dumps(tuple(tuple(row) for row in self.rows))
-        return self._lookups_blob, self._rows_blob
+        rows = self._rows_blob
+        if rows is None:
+            rows = marshal.dumps(tuple(tuple(row) for row in self.rows))
+        return marshal.dumps(tuple(self.lookups)), bytes(rows)
 
 
 # A file that grew many times is stored again as one part.
@@ -570,9 +569,14 @@ _HEADER_FIELDS = tuple(
 
 
 def index_path(cache_dir: Path, target: Path) -> Path:
-    """Where the snapshot of the .bib `target` (links followed) is kept."""
+    """The folder where the snapshot of the .bib `target` (links followed) is kept.
+
+    It holds `state` (the header and the names of the parts, small) and one `<sha256>.part`
+    file per part, named by the SHA-256 of its content and never changed: a file that grew
+    adds a part file and writes `state` again, and the big parts stay as they are.
+    """
     name = hashlib.sha256(os.fsencode(os.path.abspath(target))).hexdigest()[:32]
-    return cache_dir / "bib-index" / f"{name}.idx"
+    return cache_dir / "bib-index" / name
 
 
 def _stamp(target: Path) -> tuple[int, str, str]:
@@ -583,25 +587,28 @@ def _stamp(target: Path) -> tuple[int, str, str]:
 
 def load(cache_dir: Path, target: Path) -> Snapshot | None:
     """The stored snapshot of `target`, or None if there is none that can be trusted."""
+    folder = index_path(cache_dir, target)
     try:
-        raw = index_path(cache_dir, target).read_bytes()
-    except OSError:
-        return None
-    head = len(_MAGIC) + 32
-    if not raw.startswith(_MAGIC) or len(raw) < head:
-        return None
-    payload = memoryview(raw)[head:]
-    if hashlib.sha256(payload).digest() != raw[len(_MAGIC) : head]:
-        return None
-    try:
-        stamp, header, declared, blobs = marshal.loads(payload)
+        raw = (folder / "state").read_bytes()
+        head = len(_MAGIC) + 32
+        if not raw.startswith(_MAGIC) or len(raw) < head:
+            return None
+        payload = memoryview(raw)[head:]
+        if hashlib.sha256(payload).digest() != raw[len(_MAGIC) : head]:
+            return None
+        stamp, header, declared, names = marshal.loads(payload)
         if stamp != _stamp(target):
             return None
         parts = []
         first = 0
-        for lookups_blob, rows_blob in blobs:
-            lookups = Lookups(*marshal.loads(lookups_blob))
-            parts.append(Part(first, lookups, rows_blob=rows_blob, lookups_blob=lookups_blob))
+        for name in names:
+            content = (folder / f"{name}.part").read_bytes()
+            if hashlib.sha256(content).hexdigest() != name:
+                return None
+            view = memoryview(content)
+            split = 8 + int.from_bytes(view[:8], "little")
+            lookups = Lookups(*marshal.loads(view[8:split]))
+            parts.append(Part(first, lookups, rows_blob=view[split:], name=name))
             first += len(lookups.keys)
         return Snapshot(
             **dict(zip(_HEADER_FIELDS, header, strict=True)),
@@ -609,44 +616,72 @@ def load(cache_dir: Path, target: Path) -> Snapshot | None:
             declared=frozenset(declared[0]),
             tail_declared=frozenset(declared[1]),
         )
-    except (ValueError, TypeError, EOFError, KeyError):
+    except (OSError, ValueError, TypeError, EOFError, KeyError):
         return None
 
 
 def save(cache_dir: Path, target: Path, snapshot: Snapshot) -> None:
     """Keep `snapshot` for `target`; a cache that cannot be written is simply not kept."""
-    header = tuple(getattr(snapshot, name) for name in _HEADER_FIELDS)
-    declared = (sorted(snapshot.declared), sorted(snapshot.tail_declared))
-    blobs = [part.blobs() for part in snapshot.parts]
-    payload = marshal.dumps((_stamp(target), header, declared, blobs))
-    path = index_path(cache_dir, target)
+    folder = index_path(cache_dir, target)
     with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(_MAGIC + hashlib.sha256(payload).digest() + payload)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        folder.mkdir(parents=True, exist_ok=True)
+        names = []
+        for part in snapshot.parts:
+            if part.name is None:
+                lookups_blob, rows_blob = part.blobs()
+                content = len(lookups_blob).to_bytes(8, "little") + lookups_blob + rows_blob
+                part.name = hashlib.sha256(content).hexdigest()
+                _write_file(folder / f"{part.name}.part", content)
+            names.append(part.name)
+        header = tuple(getattr(snapshot, name) for name in _HEADER_FIELDS)
+        declared = (sorted(snapshot.declared), sorted(snapshot.tail_declared))
+        payload = marshal.dumps((_stamp(target), header, declared, names))
+        _write_file(folder / "state", _MAGIC + hashlib.sha256(payload).digest() + payload)
+        # Parts the state no longer names (a file read whole again, parts merged) go. A run
+        # still reading an older state then finds a part missing, and reads its .bib whole.
+        kept = {f"{name}.part" for name in names}
+        for path in folder.glob("*.part"):
+            if path.name not in kept:
+                path.unlink(missing_ok=True)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all (temporary file beside it, then rename)."""
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def stored(cache_dir: Path) -> list[Path]:
-    """The snapshots kept in `cache_dir`, one per .bib."""
-    folder = cache_dir / "bib-index"
+    """The snapshots kept in `cache_dir`, one folder per .bib."""
     try:
-        return sorted(p for p in folder.iterdir() if p.suffix == ".idx")
+        return sorted(p for p in (cache_dir / "bib-index").iterdir() if (p / "state").exists())
     except OSError:
         return []
 
 
+def size_of(folder: Path) -> int:
+    """Bytes a kept snapshot takes."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for path in folder.iterdir():
+            with contextlib.suppress(OSError):
+                total += path.stat().st_size
+    return total
+
+
 def clear(cache_dir: Path) -> int:
     """Forget every kept snapshot (the next run reads each .bib whole); how many went."""
+    import shutil
+
     removed = 0
-    for path in stored(cache_dir):
-        with contextlib.suppress(OSError):
-            path.unlink()
-            removed += 1
+    for folder in stored(cache_dir):
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
     return removed

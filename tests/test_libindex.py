@@ -152,6 +152,7 @@ def test_a_file_edited_in_the_middle_is_read_again_whole(
     assert state(bib.snapshot) == fresh_state(path)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("which", ["state", "part"])
 @pytest.mark.parametrize(
     "damage",
     [
@@ -159,19 +160,42 @@ def test_a_file_edited_in_the_middle_is_read_again_whole(
         lambda raw: raw[: len(raw) // 2],
         lambda raw: raw[:-1] + bytes([raw[-1] ^ 1]),
         lambda raw: b"garbage" * 100,
-        lambda raw: raw.replace(b"readlist .bib index", b"other program index"),
+        None,  # the file is gone
     ],
-    ids=["empty", "truncated", "flipped", "garbage", "foreign"],
+    ids=["empty", "truncated", "flipped", "garbage", "missing"],
 )
-def test_a_damaged_index_is_made_again_silently(tmp_path: Path, damage: Any) -> None:
+def test_a_damaged_index_is_made_again_silently(tmp_path: Path, damage: Any, which: str) -> None:
     path = tmp_path / "refs.bib"
     path.write_text(library(40))
     cache = tmp_path / "cache"
     read_bib(path, cache)
-    stored = libindex.index_path(cache, path.resolve())
-    stored.write_bytes(damage(stored.read_bytes()))
+    folder = libindex.index_path(cache, path.resolve())
+    stored = folder / "state" if which == "state" else next(folder.glob("*.part"))
+    if damage is None:
+        stored.unlink()
+    else:
+        stored.write_bytes(damage(stored.read_bytes()))
+    assert libindex.load(cache, path.resolve()) is None
     assert warm_state(path, cache) == fresh_state(path)
     assert libindex.load(cache, path.resolve()) is not None
+
+
+def test_a_grown_file_adds_a_part_and_leaves_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "refs.bib"
+    path.write_text(library(200))
+    cache = tmp_path / "cache"
+    add_papers(path, [Paper(title="First Addition")], BibOptions(), cache_dir=cache)
+    folder = libindex.index_path(cache, path.resolve())
+    before = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.part")}
+    add_papers(path, [Paper(title="Second Addition")], BibOptions(), cache_dir=cache)
+    after = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.part")}
+    assert len(after) == len(before) + 1
+    assert all(after[name] == when for name, when in before.items())
+    # Many additions later the parts are merged into one, and the rest removed.
+    for number in range(20):
+        add_papers(path, [Paper(title=f"Addition {number}")], BibOptions(), cache_dir=cache)
+    assert len(list(folder.glob("*.part"))) <= libindex._MAX_PARTS
+    assert warm_state(path, cache) == fresh_state(path)
 
 
 def test_an_index_of_another_format_is_not_used(
