@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -173,3 +174,31 @@ def test_normalize_title_is_fast_on_long_input() -> None:
     start = time.perf_counter()
     assert normalize_title(text)
     assert time.perf_counter() - start < 2.0
+
+
+@pytest.mark.parametrize(
+    ("tex", "plain"),
+    [
+        ("{\\ensuremath{\\acute\\alpha}}", "ά"),
+        ("$\\acute{\\alpha}$-Net", "ά-Net"),
+        ("$\\hat{x}$ and $\\bar x$", "x̂ and x̄"),
+        ("$\\vec{v}$ Fields", "v⃗ Fields"),
+        ("Mixing $\\tilde{n}$", "Mixing ñ"),
+    ],
+)
+def test_math_accents_read_as_plain_combining_marks(tex: str, plain: str) -> None:
+    assert normalize_title(tex) == normalize_title(plain)
+
+
+def test_a_title_with_an_accented_greek_letter_is_found_again(tmp_path: Path) -> None:
+    from readlist.bibfile import BibIndex, read_bib
+    from readlist.library import BibOptions, add_papers
+    from readlist.models import Paper
+
+    path = tmp_path / "refs.bib"
+    for style in ("bibtex", "biblatex"):
+        path.unlink(missing_ok=True)
+        add_papers(path, [Paper(title="P ά")], BibOptions(style=style))  # type: ignore[arg-type]
+        assert BibIndex(read_bib(path).entries).find(title="P ά") is not None
+        again = add_papers(path, [Paper(title="P ά")], BibOptions(style=style))  # type: ignore[arg-type]
+        assert not again.added
