@@ -178,9 +178,10 @@ class BibFile:
             return
         hasher = self.hasher.copy()
         hasher.update(data)
+        size = len(self.data) + len(data)
+        del data  # a huge addition is held as text only from here on
         offset = min(snapshot.tail_from, snapshot.bibtex_resume)
         window = self.text[offset:] + tail
-        size = len(self.data) + len(data)
         grown = libindex.grown(snapshot, window, size, hasher.digest(), offset=offset)
         libindex.save(self.cache_dir, _index_target(self.path), grown)
 
@@ -289,7 +290,11 @@ def read_bib(path: Path, cache_dir: Path | None = None) -> BibFile:
             stat = os.fstat(handle.fileno())
             data = handle.read()
     except FileNotFoundError:
-        return BibFile(path=path, exists=False, cache_dir=cache_dir, _text="")
+        bib = BibFile(path=path, exists=False, cache_dir=cache_dir, _text="")
+        if cache_dir is not None:  # what is added to it is indexed as a file that grew
+            bib.hasher = hashlib.sha256()
+            bib.snapshot = libindex.build("", 0, bib.hasher.digest(), [], [])
+        return bib
     except IsADirectoryError:
         raise BibFileError(path, "is a directory, not a .bib file") from None
     except OSError as exc:

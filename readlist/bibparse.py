@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,8 +126,11 @@ def parse_entries(
 
     Plain entries are read by `_plain_entry`; the splitter reads the rest (module docstring).
     """
-    entries: list[BibEntry] = []
-    append = entries.append
+    return list(iter_entries(text, problems))
+
+
+def iter_entries(text: str, problems: list[tuple[int, str]] | None = None) -> Iterator[BibEntry]:
+    """`parse_entries`, one entry at a time (what is done with each need not be kept)."""
     search = _BLOCK_START.search
     count = text.count
     pos = 0
@@ -141,7 +145,7 @@ def parse_entries(
             line_at = at
             plain = _plain_entry(text, at, line_no)
             if plain is not None:
-                append(plain)
+                yield plain
                 pos = plain.end
                 continue
             # Hand the splitter everything up to the next plain entry, or to the end.
@@ -157,14 +161,13 @@ def parse_entries(
                 region_problems = []
                 region, _ = _split_region(text[at:], region_problems)
             for entry in region:
-                append(_moved(entry, at, line_no - 1))
+                yield _moved(entry, at, line_no - 1)
             if problems is not None:
                 problems.extend((line + line_no - 1, why) for line, why in region_problems)
             pos = stop
     finally:
         if gc_was_enabled:
             gc.enable()
-    return entries
 
 
 def _moved(entry: BibEntry, offset: int, lines: int) -> BibEntry:

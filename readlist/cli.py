@@ -437,6 +437,12 @@ def _render_listing(
         click.echo(head + title + tail, err=err)
 
 
+def _echo_entries(outcome: AddOutcome) -> None:
+    """Print the entries `add` would append (`outcome.text`), one at a time."""
+    for number, text in enumerate(outcome.entry_texts):
+        click.echo((outcome.eol if number else "") + text + outcome.eol, nl=False)
+
+
 def _known_in_bib(
     listings: Sequence[Listing], bib: Path | None, cache_dir: Path | None
 ) -> dict[int, str]:
@@ -993,8 +999,8 @@ def add(
                 "requests": len(requests),
             }
             click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-        elif dry_run and outcome.text:
-            click.echo(outcome.text, nl=False)
+        elif dry_run:
+            _echo_entries(outcome)
         code = max(
             code,
             _report_add(
@@ -1575,8 +1581,8 @@ def pull(
         preferred_keys=[k for k, _ in pulled],
         cache_dir=config.cache_dir,
     )
-    if dry_run and outcome.text:
-        click.echo(outcome.text, nl=False)
+    if dry_run:
+        _echo_entries(outcome)
     _err(f"{plural(len(pulled), 'item')} in Zotero collection {target}")
     code = _report_add(outcome, offline=True, dry_run=dry_run, reasons={}, requests=requests)
     _pull_status(config, path, outcome.present, dry_run=dry_run)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
-from readlist.bibparse import BibEntry, parse_entries, plain_field
+from readlist.bibparse import BibEntry, iter_entries, parse_entries, plain_field
 from readlist.models import ArxivId
 from readlist.normalize import normalize_title
 
@@ -354,7 +354,7 @@ def build(
         size,
         digest,
         (),
-        (list(entries), list(problems)),
+        (tuple(map(row_of, entries)), list(problems)),
         (resume, tuple(keys), last_line),
     )
 
@@ -437,12 +437,12 @@ def grown(old: Snapshot, text: str, size: int, digest: bytes, offset: int = 0) -
 
     start = old.tail_from
     tail_problems: list[tuple[int, str]] = []
-    tail_entries = parse_entries(text[start - offset :], "", problems=tail_problems)
     lines_before = old.tail_lf
-    moved = [
-        replace(e, line=e.line + lines_before, start=e.start + start, end=e.end + start)
-        for e in tail_entries
-    ]
+    # Entry by entry into rows: a huge addition is not held twice, as entries and as rows.
+    rows = tuple(
+        row._replace(line=row.line + lines_before, start=row.start + start, end=row.end + start)
+        for row in map(row_of, iter_entries(text[start - offset :], tail_problems))
+    )
     before = (old.bibtex_resume, old.bibtex_keys, old.bibtex_last_line)
     resume, seen, _, last_line = read_on(before, text, offset)
     bibtex_keys = tuple(e.key.lower() for e in seen if e.start < resume)
@@ -453,7 +453,7 @@ def grown(old: Snapshot, text: str, size: int, digest: bytes, offset: int = 0) -
         size,
         digest,
         old.problems[: old.tail_problems],
-        (moved, problems),
+        (rows, problems),
         (resume, bibtex_keys, last_line),
         offset,
     )
@@ -465,7 +465,7 @@ def _extend(
     size: int,
     digest: bytes,
     problems: tuple[tuple[int, str], ...],
-    read: tuple[list[BibEntry], list[tuple[int, str]]],
+    read: tuple[tuple[Row, ...], list[tuple[int, str]]],
     bibtex: tuple[int, tuple[str, ...], bool],
     offset: int = 0,
 ) -> Snapshot:
@@ -475,9 +475,9 @@ def _extend(
     """
     from readlist.texletters import declared_in
 
-    entries, new_problems = read
+    rows, new_problems = read
     start = base.tail_from
-    tail_from = entries[-1].end if entries else start
+    tail_from = rows[-1].end if rows else start
     # What lies between the last entry's end and the end of the text is read again the next
     # time the file grows: count how many of the problems are there.
     after_problems: list[tuple[int, str]] = []
@@ -489,7 +489,6 @@ def _extend(
     tail_lf = base.tail_lf + text.count("\n", rel_start, rel_tail)
     tail_crlf = base.tail_crlf + text.count("\r\n", rel_start, rel_tail)
     tail_declared = base.tail_declared | declared_in(text[rel_start:rel_tail])
-    rows = tuple(row_of(e) for e in entries)
     first = base.count
     parts = base.parts
     resume, bibtex_keys, last_line = bibtex
@@ -628,15 +627,18 @@ def save(cache_dir: Path, target: Path, snapshot: Snapshot) -> None:
         names = []
         for part in snapshot.parts:
             if part.name is None:
-                lookups_blob, rows_blob = part.blobs()
-                content = len(lookups_blob).to_bytes(8, "little") + lookups_blob + rows_blob
-                part.name = hashlib.sha256(content).hexdigest()
-                _write_file(folder / f"{part.name}.part", content)
+                pieces = part.blobs()
+                content = [len(pieces[0]).to_bytes(8, "little"), *pieces]
+                hasher = hashlib.sha256()
+                for piece in content:
+                    hasher.update(piece)
+                part.name = hasher.hexdigest()
+                _write_file(folder / f"{part.name}.part", *content)
             names.append(part.name)
         header = tuple(getattr(snapshot, name) for name in _HEADER_FIELDS)
         declared = (sorted(snapshot.declared), sorted(snapshot.tail_declared))
         payload = marshal.dumps((_stamp(target), header, declared, names))
-        _write_file(folder / "state", _MAGIC + hashlib.sha256(payload).digest() + payload)
+        _write_file(folder / "state", _MAGIC, hashlib.sha256(payload).digest(), payload)
         # Parts the state no longer names (a file read whole again, parts merged) go. A run
         # still reading an older state then finds a part missing, and reads its .bib whole.
         kept = {f"{name}.part" for name in names}
@@ -645,12 +647,12 @@ def save(cache_dir: Path, target: Path, snapshot: Snapshot) -> None:
                 path.unlink(missing_ok=True)
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    """Write `path` whole or not at all (temporary file beside it, then rename)."""
+def _write_file(path: Path, *pieces: bytes) -> None:
+    """Write `pieces` as `path`, whole or not at all (temporary file beside it, then rename)."""
     fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
+            out.writelines(pieces)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -68,8 +68,18 @@ class AddOutcome:
     added: list[Added] = field(default_factory=list)
     present: list[Present] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
-    text: str = ""  # the BibTeX appended, for --dry-run and tests
     written: bool = False
+    # The entries appended, and the line ending between them (see `text`).
+    entry_texts: list[str] = field(default_factory=list, repr=False)
+    eol: str = "\n"
+
+    @property
+    def text(self) -> str:
+        """The BibTeX appended, for --dry-run and tests (joined when asked: a huge listing's
+        entries are held once, not twice)."""
+        if not self.entry_texts:
+            return ""
+        return (self.eol + self.eol).join(self.entry_texts) + self.eol
 
     @property
     def unresolved(self) -> list[Added]:
@@ -227,7 +237,7 @@ def add_papers(
         preamble = _preamble_for(bib.declared, [*new_texts, *(text for _, _, text in edits)])
         if preamble is not None:
             new_texts.insert(0, preamble)
-        outcome.text = (eol + eol).join(new_texts) + (eol if new_texts else "")
+        outcome.entry_texts, outcome.eol = new_texts, eol
         if not new_texts and not edits:
             return outcome
         keys = [a.key for a in outcome.added]
