@@ -826,11 +826,12 @@ def _same_state(then: os.stat_result | None, now: os.stat_result) -> bool:
     )
 
 
-def _copy_head(target: Path, fd: int, count: int) -> int:
+def _copy_head(target: Path, fd: int, count: int, expected: os.stat_result) -> int:
     """Copy the first `count` bytes of `target` into `fd` in the kernel; how many were copied.
 
-    Anything short of all of them (no `copy_file_range`, another file system) returns 0, and
-    the caller writes everything itself.
+    Only from the very file that stood as `expected` (a file put in its place since is not
+    copied from). Anything short of all of them (no `copy_file_range`, another file system)
+    returns 0, and the caller writes everything itself.
     """
     copy = getattr(os, "copy_file_range", None)
     if copy is None or count <= 0:
@@ -841,6 +842,8 @@ def _copy_head(target: Path, fd: int, count: int) -> int:
         return 0
     done = 0
     try:
+        if not _same_state(expected, os.fstat(source)):
+            return 0
         while done < count:
             step = copy(source, fd, count - done, done, done)
             if step <= 0:
@@ -875,7 +878,7 @@ def _replace(
                 # root editing a user's file must not hand it to root; others cannot chown
                 with contextlib.suppress(OSError):
                     os.fchown(fd, st.st_uid, st.st_gid)
-            if head and _copy_head(target, fd, len(head)) < len(head):
+            if head and (st is None or _copy_head(target, fd, len(head), st) < len(head)):
                 _write_all(fd, head, 0)
             _write_all(fd, data, len(head))
             os.fsync(fd)

@@ -449,3 +449,48 @@ def test_a_cut_in_place_edit_is_reported_not_built_upon(tmp_path: Path) -> None:
         write_atomic(path, EDITED + b"% more\n")
     assert not copy.exists()
     assert (tmp_path / "other.bib").read_bytes() == EDITED + b"% more\n"
+
+
+def test_appending_copies_the_unchanged_head_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from readlist.bibfile import append_atomic
+
+    path = tmp_path / "refs.bib"
+    head = b"@misc{a, title = {A}}\n" * 5000
+    path.write_bytes(head)
+    os.chmod(path, 0o640)
+    copied: list[int] = []
+    real = os.copy_file_range
+
+    def counting(*args: int) -> int:
+        copied.append(args[2])
+        return real(*args)
+
+    monkeypatch.setattr(os, "copy_file_range", counting)
+    append_atomic(path, head, path.stat(), b"@misc{b, title = {B}}\n")
+    assert path.read_bytes() == head + b"@misc{b, title = {B}}\n"
+    assert copied and sum(copied) >= len(head)
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize("how", ["changed", "replaced", "no copy_file_range"])
+def test_appending_writes_the_head_it_read_when_it_cannot_copy_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    from readlist.bibfile import append_atomic
+
+    path = tmp_path / "refs.bib"
+    head = b"@misc{a, title = {A}}\n"
+    path.write_bytes(head)
+    seen = path.stat()
+    if how == "changed":  # another program wrote the file after it was read
+        path.write_bytes(b"@misc{z, title = {Z}}\n")
+    elif how == "replaced":
+        other = tmp_path / "other.bib"
+        other.write_bytes(b"@misc{y, title = {Y}}\n")
+        os.replace(other, path)
+    else:
+        monkeypatch.delattr(os, "copy_file_range")
+    append_atomic(path, head, seen, b"@misc{b, title = {B}}\n")
+    assert path.read_bytes() == head + b"@misc{b, title = {B}}\n"
