@@ -211,7 +211,9 @@ class BibFile:
             return
         snapshot = None
         if self.snapshot is not None and self.snapshot.digest and edits:
-            edited_text = replace_spans(self.text, edits)
+            # `text` is the edited text, perhaps with an @preamble appended after it.
+            edited_length = len(self.text) + sum(len(r) - (e - s) for s, e, r in edits)
+            edited_text = text if len(text) == edited_length else text[:edited_length]
             snapshot = libindex.edited(self.snapshot, self.text, edited_text, edits)
             digest = hashlib.sha256(data).digest()
             if snapshot is not None and text != edited_text:

@@ -378,12 +378,25 @@ def edited(
     rows = old.rows
     by_span = {(row.start, row.end): position for position, row in enumerate(rows)}
     replaced: dict[int, tuple[BibEntry, int, int]] = {}
+    crlf = 0  # `\r\n` the edits add (an entry's span starts at `@` and ends at `}`: no
+    # line end is cut in two at its edges)
+    declarations = False  # whether an edit touches text `declared_in` reads
     for start, end, replacement in edits:
         position = by_span.get((start, end))
         read = parse_entries(replacement, "") if position is not None else []
-        if position is None or len(read) != 1 or read[0].end != len(replacement):
+        if (
+            position is None
+            or len(read) != 1
+            or (read[0].start, read[0].end)
+            != (
+                0,
+                len(replacement),
+            )
+        ):
             return None
         lines = replacement.count("\n") - old_text.count("\n", start, end)
+        crlf += replacement.count("\r\n") - old_text.count("\r\n", start, end)
+        declarations = declarations or _DECLARES in replacement or _DECLARES in old_text[start:end]
         replaced[position] = (read[0], len(replacement) - (end - start), lines)
     new_rows: list[Row] = []
     shift = lines = 0
@@ -406,23 +419,32 @@ def edited(
     resume, keys, last_line = resume_state(read_like_bibtex(text))
     part = Part(0, lookups_of(new_rows, 0, tuple(keys)), rows=tuple(new_rows))
     tail_from = old.tail_from + shift
+    # Every edit lies before `tail_from`: what it adds to the counts, it adds before it too.
+    declared, tail_declared = old.declared, old.tail_declared
+    if declarations:
+        tail_declared = frozenset(declared_in(text[:tail_from]))
+        declared = frozenset(tail_declared | declared_in(text[tail_from:]))
     return Snapshot(
         size=0,
         digest=b"",
         text_len=len(text),
-        lf=text.count("\n"),
-        crlf=text.count("\r\n"),
+        lf=old.lf + lines,
+        crlf=old.crlf + crlf,
         parts=(part,),
         problems=(),
-        declared=frozenset(declared_in(text)),
+        declared=declared,
         bibtex_resume=resume,
         bibtex_last_line=last_line,
         tail_from=tail_from,
-        tail_lf=text.count("\n", 0, tail_from),
-        tail_crlf=text.count("\r\n", 0, tail_from),
+        tail_lf=old.tail_lf + lines,
+        tail_crlf=old.tail_crlf + crlf,
         tail_problems=0,
-        tail_declared=frozenset(declared_in(text[:tail_from])),
+        tail_declared=tail_declared,
     )
+
+
+# What readlist's `@preamble` declarations start with (`texletters.declared_in`).
+_DECLARES = "\\readlist"
 
 
 def grown(old: Snapshot, text: str, size: int, digest: bytes, offset: int = 0) -> Snapshot:
