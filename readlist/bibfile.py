@@ -4,8 +4,9 @@ Every byte outside the entries readlist touches stays as it was. The file is dec
 `surrogateescape`, so even bytes that are not UTF-8 survive a read/write round trip; a BOM and
 the file's line-ending style are remembered and reused for what we add.
 
-Parsing uses bibtexparser 2's splitter only (no middlewares): it gives each block's raw text
-and line, which is all a merge needs, at a fraction of a full parse's cost.
+Entries are read by `readlist.bibparse` (each one's fields, line and span: all a merge
+needs), BibTeX's own reading is modelled by `readlist.bibreader`, and what a run learns of the
+file is kept between runs by `readlist.libindex`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Set
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -128,7 +129,7 @@ class BibFile:
         return self._bibtex_view
 
     @property
-    def bibtex_keys_folded(self) -> set[str]:
+    def bibtex_keys_folded(self) -> Set[str]:
         """The keys BibTeX reads in the file, lower-cased."""
         if self.snapshot is not None and self._bibtex_view is None:
             return self.snapshot.bibtex_keys

@@ -25,15 +25,16 @@ whether one was used (tests compare every command with and without).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import marshal
 import os
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from readlist.bibparse import BibEntry, iter_entries, parse_entries, plain_field
 from readlist.models import ArxivId
@@ -112,18 +113,33 @@ class Lookups(NamedTuple):
     keys: tuple[str, ...]  # every key, lower-cased, in file order
     bibtex_keys: tuple[str, ...] | None  # lower-cased keys BibTeX reads here; None: `keys`
 
+    @property
+    def read_by_bibtex(self) -> tuple[str, ...]:
+        return self.keys if self.bibtex_keys is None else self.bibtex_keys
+
+
+def _index_one(
+    maps: tuple[dict[str, Any], dict[str, Any], dict[str, Any]],
+    ref: object,
+    arxiv_ids: Iterable[str],
+    doi: str | None,
+    norm_title: str,
+) -> None:
+    """Point each look-up of one entry at `ref`, unless an earlier entry has it already."""
+    by_arxiv, by_doi, by_title = maps
+    for arxiv_id in arxiv_ids:
+        by_arxiv.setdefault(arxiv_id.lower(), ref)
+    if doi:
+        by_doi.setdefault(normalize_doi(doi), ref)
+    if norm_title:
+        by_title.setdefault(norm_title, ref)
+
 
 def lookups_of(rows: Sequence[Row], first: int, bibtex_keys: tuple[str, ...]) -> Lookups:
-    arxiv: dict[str, int] = {}
-    doi: dict[str, int] = {}
-    title: dict[str, int] = {}
+    maps: tuple[dict[str, int], dict[str, int], dict[str, int]] = ({}, {}, {})
     for position, row in enumerate(rows, first):
-        for arxiv_id in row.arxiv_ids:
-            arxiv.setdefault(arxiv_id.lower(), position)
-        if row.doi:
-            doi.setdefault(normalize_doi(row.doi), position)
-        if row.title_key:
-            title.setdefault(row.title_key, position)
+        _index_one(maps, position, row.arxiv_ids, row.doi, row.title_key)
+    arxiv, doi, title = maps
     keys = tuple(row.key.lower() for row in rows)
     return Lookups(arxiv, doi, title, keys, None if bibtex_keys == keys else bibtex_keys)
 
@@ -201,7 +217,7 @@ class Snapshot:
     def count(self) -> int:
         return sum(part.count for part in self.parts)
 
-    @property
+    @functools.cached_property
     def rows(self) -> tuple[Row, ...]:
         if len(self.parts) == 1:
             return self.parts[0].rows
@@ -213,19 +229,14 @@ class Snapshot:
                 return part.rows[position - part.first]
         raise IndexError(position)
 
-    @property
-    def keys_folded(self) -> set[str]:
-        return set().union(*(part.lookups.keys for part in self.parts))
+    @functools.cached_property
+    def keys_folded(self) -> frozenset[str]:
+        return frozenset().union(*(part.lookups.keys for part in self.parts))
 
-    @property
-    def bibtex_keys(self) -> set[str]:
+    @functools.cached_property
+    def bibtex_keys(self) -> frozenset[str]:
         """The lower-cased keys BibTeX reads before `bibtex_resume`."""
-        return set().union(
-            *(
-                part.lookups.keys if part.lookups.bibtex_keys is None else part.lookups.bibtex_keys
-                for part in self.parts
-            )
-        )
+        return frozenset().union(*(part.lookups.read_by_bibtex for part in self.parts))
 
 
 class BibIndex:
@@ -249,22 +260,21 @@ class BibIndex:
         self.by_arxiv: dict[str, BibEntry] = {}
         self.by_doi: dict[str, BibEntry] = {}
         self.by_title: dict[str, BibEntry] = {}
-        self.keys_folded: set[str] = snapshot.keys_folded if snapshot else set()
+        self.keys_folded: set[str] = set(snapshot.keys_folded) if snapshot else set()
         for entry in entries:
             self.add(entry)
 
     def add(self, entry: BibEntry) -> None:
         """Index `entry` (one read from the file, or a paper about to be written)."""
         self.keys_folded.add(entry.key.lower())
-        for arxiv_id in entry.arxiv_ids():
-            self.by_arxiv.setdefault(arxiv_id.id.lower(), entry)
-        doi = entry.get("doi")
-        if doi:
-            self.by_doi.setdefault(normalize_doi(doi), entry)
         title = entry.get("title")
-        norm = title_key(title) if title else ""
-        if norm:
-            self.by_title.setdefault(norm, entry)
+        _index_one(
+            (self.by_arxiv, self.by_doi, self.by_title),
+            entry,
+            [i.id for i in entry.arxiv_ids()],
+            entry.get("doi"),
+            title_key(title) if title else "",
+        )
 
     def _get(self, kind: str, key: str) -> int | BibEntry | None:
         for lookups in self._parts:
@@ -547,13 +557,7 @@ def _merged(parts: Sequence[Part]) -> Part:
         doi.update(part.lookups.doi)
         title.update(part.lookups.title)
     keys = tuple(key for part in parts for key in part.lookups.keys)
-    bibtex_keys = tuple(
-        key
-        for part in parts
-        for key in (
-            part.lookups.keys if part.lookups.bibtex_keys is None else part.lookups.bibtex_keys
-        )
-    )
+    bibtex_keys = tuple(key for part in parts for key in part.lookups.read_by_bibtex)
     rows = tuple(row for part in parts for row in part.rows)
     lookups = Lookups(arxiv, doi, title, keys, None if bibtex_keys == keys else bibtex_keys)
     return Part(parts[0].first, lookups, rows=rows)
